@@ -1,0 +1,195 @@
+"""WaChat settings: one file, everything from the environment (or a .env file).
+
+Values already in the environment win over .env, and both win over the development
+defaults that `make run` switches on with WACHAT_DEV=1.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")  # never overrides variables already set
+
+# `make run` sets WACHAT_DEV=1: debug on, demo secrets, the built-in WhatsApp emulator.
+DEV = env.bool("WACHAT_DEV", default=False)
+DATA_DIR = Path(env("WACHAT_DATA_DIR", default=str(BASE_DIR / "data")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)  # SQLite files live here
+PORT = env.int("PORT", default=8000)
+HOST = env("HOST", default="127.0.0.1")
+PUBLIC_URL = env("PUBLIC_URL", default=f"http://{HOST}:{PORT}").rstrip("/")
+
+DEBUG = env.bool("DEBUG", default=DEV)
+SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key" if DEV else environ.Env.NOTSET)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "unfold",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "huey.contrib.djhuey",
+    "wachat.conversations",
+    "wachat.whatsapp",
+    "wachat.whatsapp.emulator",
+    "wachat.realtime",
+    "wachat.widget",
+    "wachat.agents",
+    "wachat.backoffice",
+    "wachat.ops",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'wachat.sqlite3'}"),
+}
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # Web and worker threads write concurrently: WAL lets readers proceed, IMMEDIATE
+    # transactions take the write lock up front instead of failing on upgrade.
+    _db["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # A file, not :memory:, so browser tests can share the test database with a server
+    # they start in a subprocess.
+    _db["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+elif _db["ENGINE"] == "django.db.backends.mysql":
+    import pymysql
+
+    pymysql.install_as_MySQLdb()
+    _db.setdefault("OPTIONS", {})["charset"] = "utf8mb4"
+    _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: channel layer and Huey --------------------------------------------------------
+REDIS_URL = env("REDIS_URL", default="")
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+    HUEY = {
+        "huey_class": "huey.RedisHuey",
+        "name": env("HUEY_NAME", default="wachat"),
+        "url": REDIS_URL,
+        "immediate": False,
+        "connection": {"max_connections": 50},
+    }
+else:
+    # One process holds the in-memory layer, so `manage.py serve` runs the worker inside
+    # the web process when there is no Redis (see wachat/realtime/publish.py).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": env("HUEY_NAME", default="wachat"),
+        "filename": str(DATA_DIR / "huey.sqlite3"),
+        "immediate": False,
+    }
+
+# --- WhatsApp Cloud API -------------------------------------------------------------------
+# Under WACHAT_DEV the Graph URL defaults to the built-in emulator on this server.
+WHATSAPP_EMULATOR = env.bool("WHATSAPP_EMULATOR", default=DEV)
+_emulator = WHATSAPP_EMULATOR
+WHATSAPP_GRAPH_URL = env(
+    "WHATSAPP_GRAPH_URL",
+    default=f"{PUBLIC_URL}/emulator/graph" if _emulator else "https://graph.facebook.com",
+).rstrip("/")
+WHATSAPP_API_VERSION = env("WHATSAPP_API_VERSION", default="v23.0")
+WHATSAPP_ACCESS_TOKEN = env("WHATSAPP_ACCESS_TOKEN", default="emulator-token" if _emulator else "")
+WHATSAPP_PHONE_NUMBER_ID = env(
+    "WHATSAPP_PHONE_NUMBER_ID", default="100000000000001" if _emulator else ""
+)
+WHATSAPP_BUSINESS_NUMBER = env(
+    "WHATSAPP_BUSINESS_NUMBER", default="15550100000" if _emulator else ""
+)
+WHATSAPP_APP_SECRET = env("WHATSAPP_APP_SECRET", default="emulator-app-secret" if _emulator else "")
+WHATSAPP_VERIFY_TOKEN = env("WHATSAPP_VERIFY_TOKEN", default="emulator-verify" if _emulator else "")
+WHATSAPP_TIMEOUT = env.float("WHATSAPP_TIMEOUT", default=10.0)
+WHATSAPP_SEND_ATTEMPTS = env.int("WHATSAPP_SEND_ATTEMPTS", default=3)
+# Where the emulator posts its signed webhooks (this server's webhook endpoint).
+EMULATOR_WEBHOOK_URL = env("EMULATOR_WEBHOOK_URL", default=f"{PUBLIC_URL}/webhooks/whatsapp/")
+
+# Outbound delivery channels the domain hands messages to (dotted paths, see
+# wachat/conversations/transports.py).
+WACHAT_TRANSPORTS = ["wachat.whatsapp.transport.WhatsAppTransport"]
+
+# --- Secrets in chat_settings -------------------------------------------------------------
+# Comma-separated Fernet keys, newest first; old keys keep decrypting after a rotation.
+# Empty: one key derived from SECRET_KEY.
+ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[])
+
+# --- Widget -------------------------------------------------------------------------------
+WIDGET_MAX_MESSAGE_CHARS = 4096  # WhatsApp's limit for a text message body
+WIDGET_TOKEN_MAX_AGE = env.int("WIDGET_TOKEN_MAX_AGE", default=60 * 60 * 24 * 90)
+
+# --- Auth, i18n, static -------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/admin/login/"
+LOGIN_REDIRECT_URL = "/center/"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True  # serve straight from the apps' static/ folders
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+UNFOLD = {
+    "SITE_TITLE": "WaChat admin",
+    "SITE_HEADER": "WaChat",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {"huey": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+}

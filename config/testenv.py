@@ -1,0 +1,7 @@
+"""Loaded by pytest before Django (`-p config.testenv` in pyproject.toml): the test suite's
+environment defaults. Variables already set (DATABASE_URL, REDIS_URL, CI) still win."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("WHATSAPP_EMULATOR", "true")

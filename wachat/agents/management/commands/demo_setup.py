@@ -1,0 +1,44 @@
+"""`manage.py demo_setup`: a demo admin and a demo agent, printed with their logins.
+
+Idempotent: run it on every `make run`. The agent is online with a WhatsApp number the
+emulator's phone page plays, so visitor messages are relayed to it.
+"""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from wachat.conversations.models import ChatAgent
+
+ADMIN = ("admin", "admin", "Ada Admin")
+AGENT = ("agent", "agent", "Alice Agent", "15550001111")
+
+
+class Command(BaseCommand):
+    help = "Create the demo admin and agent (idempotent) and print their logins."
+
+    def handle(self, *args, **options):
+        User = get_user_model()
+        admin, _ = User.objects.get_or_create(
+            username=ADMIN[0], defaults={"is_staff": True, "is_superuser": True}
+        )
+        admin.first_name, admin.last_name = ADMIN[2].split()
+        admin.set_password(ADMIN[1])
+        admin.save()
+        ChatAgent.objects.get_or_create(user=admin, defaults={"auto_assign": False})
+
+        user, _ = User.objects.get_or_create(username=AGENT[0])
+        user.first_name, user.last_name = AGENT[2].split()
+        user.set_password(AGENT[1])
+        user.save()
+        ChatAgent.objects.update_or_create(
+            user=user,
+            defaults={
+                "status": ChatAgent.Status.ONLINE,
+                "auto_assign": True,
+                "whatsapp_phone_number": AGENT[3],
+                "last_activity_at": timezone.now(),
+            },
+        )
+        self.stdout.write(f"  admin login: {ADMIN[0]} / {ADMIN[1]}")
+        self.stdout.write(f"  agent login: {AGENT[0]} / {AGENT[1]}  (WhatsApp +{AGENT[3]})")

@@ -1,0 +1,87 @@
+"""The back office: the seed's Filament resources as Django admin pages (django-unfold)."""
+
+from django.contrib import admin, messages
+from unfold.admin import ModelAdmin, TabularInline
+
+from wachat.backoffice.models import ChatSetting
+from wachat.conversations.models import ChatAgent, Conversation, Message, VisitorSession
+from wachat.whatsapp.models import WebhookEvent
+
+
+@admin.register(ChatSetting)
+class ChatSettingAdmin(ModelAdmin):
+    list_display = ["key", "shown_value", "encrypted", "updated_at"]
+    search_fields = ["key"]
+    exclude = ["value"]
+    readonly_fields = ["shown_value"]
+
+    @admin.display(description="value")
+    def shown_value(self, obj):
+        return obj.masked_value
+
+
+class MessageInline(TabularInline):
+    model = Message
+    extra = 0
+    can_delete = False
+    fields = [
+        "created_at",
+        "sender_type",
+        "message_type",
+        "content",
+        "status",
+        "whatsapp_message_id",
+    ]
+    readonly_fields = fields
+    ordering = ["pk"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(ModelAdmin):
+    list_display = ["code", "visitor_name", "source", "status", "agent", "priority", "updated_at"]
+    list_filter = ["status", "source", "agent"]
+    search_fields = ["visitor_phone_number", "messages__content"]
+    readonly_fields = ["id", "visitor_session", "created_at", "updated_at"]
+    inlines = [MessageInline]
+
+
+@admin.register(ChatAgent)
+class ChatAgentAdmin(ModelAdmin):
+    list_display = [
+        "name",
+        "status",
+        "whatsapp_phone_number",
+        "max_concurrent_chats",
+        "auto_assign",
+        "last_activity_at",
+    ]
+    list_filter = ["status", "auto_assign"]
+
+
+@admin.register(VisitorSession)
+class VisitorSessionAdmin(ModelAdmin):
+    list_display = ["id", "ip_address", "referrer", "utm_source", "page_views", "last_activity_at"]
+    search_fields = ["id", "ip_address"]
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ModelAdmin):
+    list_display = ["id", "event_type", "processed", "retry_count", "error_message", "created_at"]
+    list_filter = ["processed", "event_type"]
+    readonly_fields = [f.name for f in WebhookEvent._meta.fields]
+    actions = ["replay"]
+
+    @admin.action(description="Replay the selected events")
+    def replay(self, request, queryset):
+        from wachat.whatsapp.tasks import process_webhook_event
+
+        count = 0
+        for event in queryset.filter(processed=False):
+            event.retry_count = 0
+            event.save(update_fields=["retry_count"])
+            process_webhook_event(event.pk)
+            count += 1
+        messages.info(request, f"{count} event(s) queued for processing.")
