@@ -4,6 +4,7 @@ Values already in the environment win over .env, and both win over the developme
 defaults that `make run` switches on with WACHAT_DEV=1.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -89,8 +90,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # A file, not :memory:, so browser tests can share the test database with a server
-    # they start in a subprocess.
-    _db["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    # they start in a subprocess; one per test run, so runs never collide.
+    _db["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
 elif _db["ENGINE"] == "django.db.backends.mysql":
     import pymysql
 
@@ -126,6 +127,10 @@ else:
         "filename": str(DATA_DIR / "huey.sqlite3"),
         "immediate": False,
     }
+# The test suite runs tasks inline (HUEY_IMMEDIATE, set by config/testenv.py); browser
+# tests start real servers and workers, with it off.
+if env.bool("HUEY_IMMEDIATE", default=False):
+    HUEY = {"name": "wachat-test", "immediate": True}
 
 # --- WhatsApp Cloud API -------------------------------------------------------------------
 # Under WACHAT_DEV the Graph URL defaults to the built-in emulator on this server.
@@ -174,7 +179,6 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True  # serve straight from the apps' static/ folders
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "media")))

@@ -5,3 +5,4 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("WHATSAPP_EMULATOR", "true")
+os.environ.setdefault("HUEY_IMMEDIATE", "true")

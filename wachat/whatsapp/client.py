@@ -3,10 +3,18 @@
 https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages
 """
 
+from functools import cache
+
 import httpx
 from django.conf import settings
 
 from wachat.whatsapp.errors import GraphError
+
+
+@cache
+def http_client():
+    """One pooled HTTP client per process (thread-safe); tests replace it here."""
+    return httpx.Client(timeout=settings.WHATSAPP_TIMEOUT)
 
 
 class GraphClient:
@@ -14,7 +22,7 @@ class GraphClient:
         self.base_url = f"{base_url or settings.WHATSAPP_GRAPH_URL}/{settings.WHATSAPP_API_VERSION}"
         self.token = token or settings.WHATSAPP_ACCESS_TOKEN
         self.phone_number_id = phone_number_id or settings.WHATSAPP_PHONE_NUMBER_ID
-        self.http = http or httpx.Client(timeout=settings.WHATSAPP_TIMEOUT)
+        self.http = http or http_client()
 
     def send_text(self, to, body, *, reply_to=None):
         """Send a text message; returns its wamid."""
