@@ -117,3 +117,148 @@ def post_webhook(django_client, payload, *, secret=None, signature=None):
     return django_client.post(
         "/webhooks/whatsapp/", data=body, content_type="application/json", headers=headers
     )
+
+
+# --- A real running stack, for browser and multi-process tests -----------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def database_url(settings_dict):
+    """A DATABASE_URL naming the database this test run uses (the test database)."""
+    engine = settings_dict["ENGINE"].rsplit(".", 1)[-1]
+    if engine == "sqlite3":
+        return f"sqlite:///{settings_dict['NAME']}"
+    scheme = {"postgresql": "postgres", "mysql": "mysql"}[engine]
+    auth = settings_dict["USER"] + (
+        f":{settings_dict['PASSWORD']}" if settings_dict["PASSWORD"] else ""
+    )
+    return (
+        f"{scheme}://{auth}@{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"
+    )
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    """`manage.py serve` (web + emulator, and the worker when there is no Redis) in
+    subprocesses against the test database; with REDIS_URL, a separate worker process
+    and the Redis channel layer, as when scaled out."""
+
+    def __init__(self, tmp_path):
+        from django.conf import settings
+        from django.db import connection
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+            "DATABASE_URL": database_url(connection.settings_dict),
+            "WACHAT_DATA_DIR": str(tmp_path),
+            "HUEY_IMMEDIATE": "false",
+            "HUEY_NAME": f"wachat-test-{uuid.uuid4().hex[:8]}",
+            "SECRET_KEY": settings.SECRET_KEY,
+            "WHATSAPP_EMULATOR": "true",
+            "PORT": str(self.port),
+            "PUBLIC_URL": self.url,
+        }
+        self.log = tmp_path / "stack.log"
+        self.processes = []
+
+    def start(self):
+        import subprocess
+        import sys
+
+        commands = [["serve"]]
+        if self.env.get("REDIS_URL"):
+            commands = [["serve", "--no-worker"], ["run_worker", "--workers", "2"]]
+        out = open(self.log, "ab")  # noqa: SIM115 (closed with the processes)
+        for command in commands:
+            self.processes.append(
+                subprocess.Popen(
+                    [sys.executable, "manage.py", *command],
+                    env=self.env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        self.wait_until_up()
+        return self
+
+    def wait_until_up(self, timeout=30):
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            for process in self.processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"server exited:\n{self.log.read_text()}")
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not start:\n{self.log.read_text()}")
+
+    def stop(self):
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except Exception:
+                process.kill()
+        self.processes = []
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def live_server_stack(transactional_db, tmp_path):
+    stack = Stack(tmp_path).start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium through Playwright; never a downloaded browser."""
+    if not os.path.exists(CHROMIUM):
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in this thread, which makes
+    # Django refuse ORM calls from the test body; they are plain sync calls, so allow them.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
