@@ -1,5 +1,6 @@
 """The back office: the seed's Filament resources as Django admin pages (django-unfold)."""
 
+from django import forms
 from django.contrib import admin, messages
 from unfold.admin import ModelAdmin, TabularInline
 
@@ -8,16 +9,46 @@ from wachat.conversations.models import ChatAgent, Conversation, Message, Visito
 from wachat.whatsapp.models import WebhookEvent
 
 
+class ChatSettingForm(forms.ModelForm):
+    """The stored value is never sent to the browser; typing a new one replaces it."""
+
+    new_value = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave empty to keep the current value. Encrypted values are never shown.",
+    )
+
+    class Meta:
+        model = ChatSetting
+        fields = ["key", "encrypted", "description"]
+
+
 @admin.register(ChatSetting)
 class ChatSettingAdmin(ModelAdmin):
+    form = ChatSettingForm
     list_display = ["key", "shown_value", "encrypted", "updated_at"]
     search_fields = ["key"]
-    exclude = ["value"]
     readonly_fields = ["shown_value"]
 
     @admin.display(description="value")
     def shown_value(self, obj):
         return obj.masked_value
+
+    def save_model(self, request, obj, form, change):
+        new_value = form.cleaned_data["new_value"]
+        if new_value or not change:
+            ChatSetting.put(
+                obj.key, new_value, encrypted=obj.encrypted, description=obj.description
+            )
+        elif "encrypted" in form.changed_data:  # re-store the current value the new way
+            ChatSetting.put(
+                obj.key,
+                ChatSetting.get(obj.key),
+                encrypted=obj.encrypted,
+                description=obj.description,
+            )
+        else:
+            obj.save()
 
 
 class MessageInline(TabularInline):
