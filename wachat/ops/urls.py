@@ -5,4 +5,5 @@ from wachat.ops import views
 urlpatterns = [
     path("healthz", views.healthz),
     path("readyz", views.readyz),
+    path("metrics", views.metrics_view),
 ]

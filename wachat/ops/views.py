@@ -1,5 +1,10 @@
+from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from wachat.ops import metrics  # noqa: F401  (registers the collectors)
+from wachat.ops.tasks import worker_alive
 
 
 def healthz(request):
@@ -8,10 +13,35 @@ def healthz(request):
 
 
 def readyz(request):
-    """Readiness: the database answers."""
+    """Readiness: the database, Redis (when configured) and a live worker."""
+    checks = {"database": _check_database()}
+    if settings.REDIS_URL:
+        checks["redis"] = _check_redis()
+    checks["worker"] = "ok" if checks["database"] == "ok" and worker_alive() else "no heartbeat"
+    ready = all(value == "ok" for value in checks.values())
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", **checks}, status=200 if ready else 503
+    )
+
+
+def metrics_view(request):
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+def _check_database():
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except Exception as exc:  # any database failure means not ready
-        return JsonResponse({"status": "unavailable", "database": str(exc)}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+    except Exception as exc:  # any failure means not ready; say which
+        return f"error: {exc}"
+    return "ok"
+
+
+def _check_redis():
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1).ping()
+    except redis.RedisError as exc:
+        return f"error: {exc}"
+    return "ok"

@@ -11,6 +11,7 @@ import logging
 import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils.module_loading import autodiscover_modules
 from huey.contrib.djhuey import HUEY
 
 from wachat.realtime import publish
@@ -29,6 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, workers, no_worker, **options):
         embedded = not settings.REDIS_URL and not no_worker
+        autodiscover_modules("tasks")  # register every app's tasks with Huey
         config = uvicorn.Config(
             "config.asgi:application",
             host=host,

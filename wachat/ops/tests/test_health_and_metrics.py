@@ -1,0 +1,43 @@
+import pytest
+from django.utils import timezone
+
+from wachat.conversations import actions
+from wachat.ops.models import WorkerHeartbeat
+from wachat.ops.tasks import beat
+from wachat.whatsapp.models import WebhookEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_answers(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_is_unavailable_without_a_worker_heartbeat(client):
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["worker"] == "no heartbeat"
+    assert response.json()["database"] == "ok"
+
+
+def test_readyz_is_ready_with_a_recent_heartbeat(client):
+    beat()
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.json()
+
+
+def test_a_stale_heartbeat_does_not_count(client):
+    WorkerHeartbeat.objects.create(
+        worker="old:1", beat_at=timezone.now() - timezone.timedelta(minutes=5)
+    )
+    assert client.get("/readyz").status_code == 503
+
+
+def test_metrics_count_messages_and_webhook_backlog(client, visitor):
+    actions.send_visitor_message(visitor_session=visitor, text="hi", client_id="c1")
+    WebhookEvent.objects.create(event_type="messages", payload={})
+    body = client.get("/metrics").content.decode()
+    assert 'wachat_messages{direction="inbound",status="sent"} 1.0' in body
+    assert "wachat_webhook_events_pending 1.0" in body
+    assert "wachat_database_up 1.0" in body
+    assert "wachat_webhook_lag_seconds" in body
