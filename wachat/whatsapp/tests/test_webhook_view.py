@@ -117,3 +117,15 @@ def test_subscription_handshake_with_a_wrong_token_fails(client):
         {"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "42"},
     )
     assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_database_failure_answers_503_so_meta_retries(client, monkeypatch):
+    from django.db import OperationalError
+
+    def database_down(**fields):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(WebhookEvent.objects, "create", database_down)
+    response = post_webhook(client, PAYLOAD)
+    assert response.status_code == 503
