@@ -2,7 +2,12 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.urls import path
+from django.views.generic import TemplateView
 from unfold.admin import ModelAdmin, TabularInline
+from unfold.views import UnfoldModelAdminViewMixin
+
+from wachat.backoffice import analytics
 
 from wachat.backoffice.models import ChatSetting
 from wachat.conversations.models import ChatAgent, Conversation, Message, VisitorSession
@@ -70,6 +75,17 @@ class MessageInline(TabularInline):
         return False
 
 
+class AnalyticsView(UnfoldModelAdminViewMixin, TemplateView):
+    """The seed's ChatAnalyticsPage."""
+
+    title = "Analytics"
+    permission_required = ("conversations.view_conversation",)
+    template_name = "backoffice/analytics.html"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "report": analytics.report()}
+
+
 @admin.register(Conversation)
 class ConversationAdmin(ModelAdmin):
     list_display = ["code", "visitor_name", "source", "status", "agent", "priority", "updated_at"]
@@ -77,6 +93,10 @@ class ConversationAdmin(ModelAdmin):
     search_fields = ["visitor_phone_number", "messages__content"]
     readonly_fields = ["id", "visitor_session", "created_at", "updated_at"]
     inlines = [MessageInline]
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(AnalyticsView.as_view(model_admin=self))
+        return [path("analytics/", view, name="analytics")] + super().get_urls()
 
 
 @admin.register(ChatAgent)
