@@ -8,7 +8,6 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.views import UnfoldModelAdminViewMixin
 
 from wachat.backoffice import analytics
-
 from wachat.backoffice.models import ChatSetting
 from wachat.conversations.models import ChatAgent, Conversation, Message, VisitorSession
 from wachat.whatsapp.models import WebhookEvent
