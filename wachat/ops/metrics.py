@@ -40,6 +40,9 @@ websocket_resumes = Counter(
 class DatabaseCollector(Collector):
     """Gauges computed from the source of truth when Prometheus scrapes."""
 
+    def describe(self):
+        return []  # without this, registering would query the database at import time
+
     def collect(self):
         try:
             families = list(self._from_database())
