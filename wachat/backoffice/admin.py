@@ -135,3 +135,47 @@ class WebhookEventAdmin(ModelAdmin):
             process_webhook_event(event.pk)
             count += 1
         messages.info(request, f"{count} event(s) queued for processing.")
+
+
+# --- WhatsApp connection: circuit breaker and token state (issue 4) -------------------------
+
+from wachat.whatsapp.models import CircuitBreakerState  # noqa: E402
+
+
+@admin.register(CircuitBreakerState)
+class CircuitBreakerStateAdmin(ModelAdmin):
+    """Whether WaChat can reach WhatsApp now, as every web and worker process sees it."""
+
+    list_display = [
+        "name",
+        "connection",
+        "state",
+        "consecutive_failures",
+        "opened_at",
+        "last_failure_at",
+        "last_error",
+    ]
+    readonly_fields = [f.name for f in CircuitBreakerState._meta.fields if f.name != "id"]
+    exclude = ["broken_credentials"]
+    actions = ["close_breaker"]
+
+    @admin.display(description="connection")
+    def connection(self, obj):
+        from wachat.whatsapp.breaker import credentials_fingerprint
+
+        if obj.broken_credentials == credentials_fingerprint():
+            return f"Broken: {obj.broken_reason}"
+        if obj.state != CircuitBreakerState.State.CLOSED:
+            return "Paused: WhatsApp is failing; messages wait and are retried"
+        return "OK"
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Close the breaker and clear a token error (retry now)")
+    def close_breaker(self, request, queryset):
+        from wachat.whatsapp import breaker
+
+        for row in queryset:
+            breaker.reset(row.name)
+        messages.info(request, "WhatsApp connection reset; pending messages go out on retry.")

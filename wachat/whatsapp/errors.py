@@ -4,6 +4,8 @@ Codes: https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-cod
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 # Worth another attempt later: throttling, transient and "unknown" server-side failures.
 RETRYABLE_CODES = {
@@ -17,6 +19,10 @@ RETRYABLE_CODES = {
     131056,  # Pair rate limit: too many messages to one recipient
     133004,  # Server temporarily unavailable
 }
+
+TOKEN_INVALID = 190  # expired or revoked access token: nothing works until it is replaced
+WINDOW_CLOSED = 131047  # re-engagement: >24 h since the customer last wrote
+PAIR_RATE_LIMIT = 131056  # one recipient, too fast: about one message per 6 s is allowed
 
 EXPLANATIONS = {
     4: "WhatsApp is rate limiting this app; it will be retried.",
@@ -42,15 +48,25 @@ class GraphError(Exception):
     fbtrace_id: str | None = None
     retry_after: float | None = None  # seconds, from a Retry-After header
     timeout: bool = False
+    details: str | None = None  # error_data.details: Meta's longer, human explanation
 
     def __str__(self):
         return f"Graph error {self.code} (HTTP {self.http_status}): {self.message}"
 
     @property
     def retryable(self):
+        if self.code == TOKEN_INVALID:
+            return False  # Meta answers some token errors with 5xx; retrying never helps
         if self.timeout or (self.http_status is not None and self.http_status >= 500):
             return True
-        return self.code in RETRYABLE_CODES
+        return self.http_status == 429 or self.code in RETRYABLE_CODES
+
+    @property
+    def server_side(self):
+        """A failure of WhatsApp itself (counts towards opening the circuit breaker).
+
+        Pair-rate limits are about one recipient, not the service, so they do not count."""
+        return self.retryable and self.code != PAIR_RATE_LIMIT
 
     @property
     def explanation(self):
@@ -65,14 +81,34 @@ class GraphError(Exception):
     def from_response(cls, response):
         try:
             error = response.json().get("error", {})
-        except ValueError:
+        except (ValueError, AttributeError):
             error = {}
-        retry_after = response.headers.get("Retry-After")
+        if not isinstance(error, dict):
+            error = {}
         return cls(
             message=error.get("message") or response.reason_phrase or "error",
             code=error.get("code"),
             subcode=error.get("error_subcode"),
             http_status=response.status_code,
             fbtrace_id=error.get("fbtrace_id"),
-            retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            details=(error.get("error_data") or {}).get("details"),
         )
+
+
+def parse_retry_after(value, *, now=None):
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date (RFC 9110)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

@@ -1,14 +1,20 @@
-"""Worker tasks: deliver outbound messages, process stored webhooks.
+"""Worker tasks: deliver outbound messages, fetch inbound media, process stored webhooks.
 
 The database is the source of truth: a task carries only an id, re-reads the row, and
 does nothing if the row says the work is done, so a task that runs twice is harmless.
+Every Graph call goes through the circuit breaker (breaker.py).
 """
 
+import base64
+import hashlib
 import logging
+import mimetypes
 import random
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from huey import crontab
@@ -16,18 +22,28 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 
 from wachat.conversations import actions
 from wachat.conversations.models import Message
-from wachat.whatsapp import relay
+from wachat.whatsapp import breaker, relay
 from wachat.whatsapp.client import GraphClient
-from wachat.whatsapp.errors import GraphError
+from wachat.whatsapp.errors import PAIR_RATE_LIMIT, TOKEN_INVALID, WINDOW_CLOSED, GraphError
 from wachat.whatsapp.models import MAX_PROCESSING_ATTEMPTS, WebhookEvent
 from wachat.whatsapp.payloads import MalformedPayload, parse
 
 log = logging.getLogger(__name__)
 
+# Meta allows about one message every 6 seconds to the same number (pair rate limit).
+# https://developers.facebook.com/docs/whatsapp/cloud-api/overview#pair-rate-limits
+PACING_SECONDS = 6.0
+CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
+
 
 def backoff(attempt, *, base=2.0, cap=300.0):
     """Exponential backoff with full jitter: up to base * 2^(attempt-1) seconds."""
     return random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
+
+
+def retry_delay(error, attempt, *, base=2.0):
+    """Backoff with jitter, never sooner than the server's Retry-After."""
+    return max(error.retry_after or 0.0, backoff(attempt, base=base))
 
 
 class StatusForUnknownMessage(Exception):
@@ -38,26 +54,116 @@ class StatusForUnknownMessage(Exception):
 
 
 @db_task()
-def deliver_message(message_id, attempt=1):
+def deliver_message(message_id, attempt=1, paced=0):
+    """Send one pending message. `attempt` counts failures that may be retried, `paced`
+    the pair-rate-limit waits, which are not failures."""
     message = Message.objects.select_related("conversation__agent").get(pk=message_id)
     if message.status != Message.Status.PENDING:
         return  # already sent or failed: never send twice
+    if (message.metadata or {}).get("awaiting_window"):
+        return  # held until the recipient writes again (released by apply_batch)
     to, body = _addressed(message)
     if to is None:
         actions.record_failed(message=message, reason="No WhatsApp number to deliver to.")
         return
+    decision = breaker.allow()
+    if decision.broken:
+        actions.record_failed(message=message, reason=decision.broken, code=TOKEN_INVALID)
+        return
+    if not decision.allowed:
+        # The breaker is open: the message stays pending and asks again after the cool-down.
+        delay = decision.wait + random.uniform(0, 1)
+        deliver_message.schedule((message_id, attempt, paced), delay=delay)
+        return
+    client = GraphClient()
+    if _window_known_closed(message):
+        _reengage(client, message, to)  # no point asking for error 131047 first
+        return
     try:
-        wamid = GraphClient().send_text(to, body)
+        wamid = _send(client, message, to, body)
     except GraphError as error:
-        if error.retryable and attempt < settings.WHATSAPP_SEND_ATTEMPTS:
-            delay = error.retry_after or backoff(attempt)
-            log.warning("message %s: %s; retry %s in %.1fs", message_id, error, attempt + 1, delay)
-            deliver_message.schedule((message_id, attempt + 1), delay=delay)
-            return
-        log.error("message %s failed: %s", message_id, error)
+        _delivery_failed(client, message, to, error, attempt=attempt, paced=paced)
+        return
+    breaker.record_success()
+    actions.record_sent(message=message, whatsapp_message_id=wamid)
+
+
+def _send(client, message, to, body):
+    details = message.metadata or {}
+    kind = message.message_type
+    if kind in (Message.Type.IMAGE, Message.Type.DOCUMENT) and details.get("storage_name"):
+        with default_storage.open(details["storage_name"]) as stored:
+            content = stored.read()
+        mime_type = details.get("mime_type") or "application/octet-stream"
+        filename = details.get("filename") or details["storage_name"].rsplit("/", 1)[-1]
+        media_id = client.upload_media(content, mime_type=mime_type, filename=filename)
+        if kind == Message.Type.IMAGE:
+            return client.send_image(to, media_id, caption=body or None)
+        return client.send_document(to, media_id, filename=filename, caption=body or None)
+    return client.send_text(to, body)
+
+
+def _delivery_failed(client, message, to, error, *, attempt, paced):
+    log.warning("message %s: %s (attempt %s)", message.pk, error, attempt)
+    if error.code == TOKEN_INVALID:
+        breaker.mark_broken(error)
         actions.record_failed(message=message, reason=error.explanation, code=error.code)
         return
-    actions.record_sent(message=message, whatsapp_message_id=wamid)
+    if error.server_side:
+        breaker.record_failure(error)
+    else:
+        breaker.record_success()  # WhatsApp answered; the request was the problem
+    if error.code == WINDOW_CLOSED:
+        _reengage(client, message, to)
+        return
+    if error.code == PAIR_RATE_LIMIT and paced < settings.WHATSAPP_PACING_ATTEMPTS:
+        # Pacing, not failure: wait and send again; nothing is merged or dropped.
+        delay = retry_delay(error, 1, base=PACING_SECONDS) + PACING_SECONDS
+        deliver_message.schedule((message.pk, attempt, paced + 1), delay=delay)
+        return
+    if error.retryable and attempt < settings.WHATSAPP_SEND_ATTEMPTS:
+        delay = retry_delay(error, attempt)
+        deliver_message.schedule((message.pk, attempt + 1, paced), delay=delay)
+        return
+    actions.record_failed(message=message, reason=error.explanation, code=error.code)
+
+
+def _window_known_closed(message):
+    """A customer conversation whose customer last wrote over 24 hours ago. (Relayed
+    messages to agents learn it from error 131047: we do not see all their messages.)"""
+    conversation = message.conversation
+    if conversation.source != conversation.Source.WHATSAPP:
+        return False
+    last = (
+        Message.objects.filter(conversation=conversation, direction=Message.Direction.INBOUND)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return last is not None and timezone.now() - last > CUSTOMER_SERVICE_WINDOW
+
+
+def _reengage(client, message, to):
+    """Graph error 131047: the 24-hour window is closed. Hold the message, send the
+    configured template once, and deliver the held messages when the recipient writes.
+    https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages#customer-service-windows
+    """
+    if not actions.hold_for_window(message=message, phone=to):
+        return  # a template already asked this recipient to write
+    name = settings.WHATSAPP_REENGAGE_TEMPLATE
+    language = settings.WHATSAPP_REENGAGE_LANGUAGE
+    try:
+        wamid = client.send_template(to, name, language)
+    except GraphError as error:
+        log.error("re-engagement template %s to %s failed: %s", name, to, error)
+        actions.record_failed(message=message, reason=error.explanation, code=error.code)
+        return
+    actions.record_template_sent(
+        conversation=message.conversation,
+        template=name,
+        language=language,
+        whatsapp_message_id=wamid,
+    )
 
 
 def _addressed(message):
@@ -66,6 +172,71 @@ def _addressed(message):
     if message.sender_type == Message.SenderType.VISITOR:
         return relay.relay_target(conversation), relay.relay_text(message)
     return conversation.visitor_phone_number, message.content
+
+
+@db_task()
+def send_read_receipt(whatsapp_message_id):
+    """Blue ticks on the customer's phone (best effort: a lost receipt harms nobody)."""
+    if not breaker.allow().allowed:
+        return
+    try:
+        GraphClient().mark_as_read(whatsapp_message_id)
+    except GraphError as error:
+        log.info("read receipt for %s not sent: %s", whatsapp_message_id, error)
+
+
+# --- Inbound media --------------------------------------------------------------------------
+
+
+@db_task()
+def fetch_media(message_id, attempt=1):
+    """Download an inbound message's media from WhatsApp into our storage (media_url)."""
+    message = Message.objects.get(pk=message_id)
+    media_id = (message.metadata or {}).get("media_id")
+    if message.media_url or not media_id:
+        return
+    decision = breaker.allow()
+    if decision.broken:
+        log.warning("media %s not fetched: %s", media_id, decision.broken)
+        return
+    if not decision.allowed:
+        fetch_media.schedule((message_id, attempt), delay=decision.wait + random.uniform(0, 1))
+        return
+    try:
+        media = GraphClient().download_media(media_id)
+    except GraphError as error:
+        if error.code == TOKEN_INVALID:
+            breaker.mark_broken(error)
+        elif error.server_side:
+            breaker.record_failure(error)
+        if error.retryable and attempt < settings.WHATSAPP_SEND_ATTEMPTS:
+            fetch_media.schedule((message_id, attempt + 1), delay=retry_delay(error, attempt))
+        else:
+            log.error("media %s of message %s not fetched: %s", media_id, message_id, error)
+        return
+    breaker.record_success()
+    if media.sha256 and not _checksum_matches(media.content, media.sha256):
+        log.error("media %s: checksum mismatch, not stored", media_id)
+        return
+    if len(media.content) > settings.WHATSAPP_MAX_MEDIA_BYTES:
+        log.error("media %s: %s bytes is over the limit, not stored", media_id, len(media.content))
+        return
+    extension = mimetypes.guess_extension((media.mime_type or "").split(";")[0].strip()) or ""
+    name = default_storage.save(
+        f"whatsapp/{message.conversation_id}/{media_id}{extension}", ContentFile(media.content)
+    )
+    actions.attach_media(
+        message=message,
+        media_url=default_storage.url(name),
+        storage_name=name,
+        mime_type=media.mime_type,
+    )
+
+
+def _checksum_matches(content, expected):
+    """Meta documents a SHA-256 of the file; seen both hex- and base64-encoded."""
+    digest = hashlib.sha256(content).digest()
+    return expected in (digest.hex(), base64.b64encode(digest).decode())
 
 
 # --- Inbound --------------------------------------------------------------------------------
@@ -83,39 +254,94 @@ def process_webhook_event(event_id):
         return
     try:
         with transaction.atomic():
-            apply_batch(batch)
+            unknown = apply_batch(batch)
     except Exception as exc:  # any failure: count it, retry with backoff, then wait for replay
-        event.mark_failed(exc)
-        log.warning("webhook event %s attempt %s failed: %s", event.pk, event.retry_count, exc)
-        if event.retry_count < MAX_PROCESSING_ATTEMPTS:
-            process_webhook_event.schedule((event.pk,), delay=backoff(event.retry_count))
+        _retry_later(event, exc)
+        return
+    if unknown:
+        # Everything else in the batch is applied (and idempotent); only these wait.
+        _retry_later(event, StatusForUnknownMessage(f"unknown message(s): {', '.join(unknown)}"))
         return
     event.mark_processed()
 
 
+@db_task()
+def process_webhook_events(event_ids):
+    """The events one ingest batch stored (wachat/whatsapp/ingest.py), in arrival order."""
+    for event_id in event_ids:
+        process_webhook_event.call_local(event_id)
+
+
+def _retry_later(event, exc):
+    event.mark_failed(exc)
+    log.warning("webhook event %s attempt %s failed: %s", event.pk, event.retry_count, exc)
+    if event.retry_count < MAX_PROCESSING_ATTEMPTS:
+        process_webhook_event.schedule((event.pk,), delay=backoff(event.retry_count))
+
+
+def replay_webhook_event(event_id):
+    """Process a stored event again, now, with fresh attempts. Idempotent: a message or
+    status already applied is not applied twice. Returns the event after processing."""
+    event = WebhookEvent.objects.get(pk=event_id)
+    event.reset_for_replay()
+    process_webhook_event.call_local(event.pk)
+    event.refresh_from_db()
+    return event
+
+
 def apply_batch(batch):
-    """Apply every message and status of one webhook. Each step is idempotent."""
+    """Apply every message, reaction and status of one webhook. Each step is idempotent.
+
+    Returns the wamids that statuses or reactions refer to but we have not stored yet.
+    """
+    held_for = _numbers_with_held_messages() if batch.messages else set()
     for inbound in batch.messages:
+        if inbound.sender in held_for:
+            # The recipient wrote: their 24-hour window is open again.
+            actions.release_held_messages(phone=inbound.sender)
         _receive(inbound)
-    for reaction in batch.reactions:
-        actions.record_reaction(
-            whatsapp_message_id=reaction.target_wamid, emoji=reaction.emoji, by=reaction.sender
-        )
     unknown = []
+    for reaction in batch.reactions:
+        if not _already_reacted(reaction):
+            found = actions.record_reaction(
+                whatsapp_message_id=reaction.target_wamid, emoji=reaction.emoji, by=reaction.sender
+            )
+            if found is None:
+                unknown.append(reaction.target_wamid)
     for status in batch.statuses:
         found = actions.record_whatsapp_status(
             whatsapp_message_id=status.wamid, status=status.status, error=status.error
         )
         if found is None:
             unknown.append(status.wamid)
-    if unknown:
-        raise StatusForUnknownMessage(f"status for unknown message(s): {', '.join(unknown)}")
+    return unknown
+
+
+def _numbers_with_held_messages():
+    """One cheap query per webhook instead of a locking one per inbound message."""
+    # Whole metadata, not metadata__awaiting_window: SQLite hands a digits-only string
+    # back from a JSON key as a number.
+    held = Message.objects.filter(
+        status=Message.Status.PENDING, metadata__has_key="awaiting_window"
+    ).values_list("metadata", flat=True)
+    return {metadata["awaiting_window"] for metadata in held}
+
+
+def _already_reacted(reaction):
+    """An exact duplicate of a reaction we applied: skip it, so it emits no event."""
+    target = Message.objects.filter(whatsapp_message_id=reaction.target_wamid).first()
+    if target is None:
+        return False
+    current = (target.metadata or {}).get("reactions", {}).get(reaction.sender, "")
+    return current == reaction.emoji
 
 
 def _receive(inbound):
     agent = relay.agent_for_number(inbound.sender)
     if agent is None:
-        actions.receive_whatsapp_message(
+        if inbound.profile_name:
+            actions.record_whatsapp_profile(phone=inbound.sender, profile_name=inbound.profile_name)
+        message, created = actions.receive_whatsapp_message(
             phone=inbound.sender,
             profile_name=inbound.profile_name,
             whatsapp_message_id=inbound.wamid,
@@ -123,16 +349,11 @@ def _receive(inbound):
             message_type=inbound.message_type,
             metadata=inbound.metadata or None,
         )
+        if created and inbound.media_id:
+            transaction.on_commit(lambda: fetch_media(message.pk))
         return
-    conversation, text = relay.conversation_for_reply(
-        agent, reply_to=inbound.reply_to, text=inbound.text
-    )
-    if conversation is None:
-        log.info("agent %s wrote with no conversation to answer; ignored", agent.pk)
-        return
-    actions.send_agent_message(
-        conversation=conversation, agent=agent, text=text, whatsapp_message_id=inbound.wamid
-    )
+    # An agent answering from their phone (a reply or a command): see relay.py.
+    relay.receive_from_agent(agent, inbound)
 
 
 # --- Safety net -----------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def _envelope(value):
     }
 
 
-def message_payload(message, *, profile_name):
+def message_payload(message, *, profile_name, media=None):
     raw = {
         "from": message.phone,
         "id": message.wamid,
@@ -56,13 +56,18 @@ def message_payload(message, *, profile_name):
     }
     if message.kind == "reaction":
         raw["reaction"] = {"message_id": message.context_wamid, "emoji": message.body}
+    elif message.kind in ("image", "document"):
+        # https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/payload-examples#media-messages
+        body = {"id": media.media_id, "mime_type": media.mime_type, "sha256": media.sha256}
+        if message.body:
+            body["caption"] = message.body
+        if message.kind == "document":
+            body["filename"] = media.filename or "document"
+        raw[message.kind] = body
     else:
         raw["text"] = {"body": message.body}
-        if message.context_wamid:
-            raw["context"] = {
-                "from": settings.WHATSAPP_BUSINESS_NUMBER,
-                "id": message.context_wamid,
-            }
+    if message.context_wamid and message.kind != "reaction":
+        raw["context"] = {"from": settings.WHATSAPP_BUSINESS_NUMBER, "id": message.context_wamid}
     return _envelope(
         {
             "contacts": [{"profile": {"name": profile_name}, "wa_id": message.phone}],
@@ -87,7 +92,31 @@ def status_payload(message, status):
 
 
 def post_webhook(payload):
-    """Queue `payload` for delivery to the app's webhook endpoint."""
+    """Deliver `payload` to the app, unless a webhook fault knob says otherwise."""
+    from wachat.whatsapp.emulator import faults
+    from wachat.whatsapp.emulator.models import Fault
+
+    fault = faults.take(Fault.Target.WEBHOOKS, consume=False)
+    if fault is None:
+        _enqueue(payload)
+    elif fault.action == Fault.Action.REORDER:
+        held = faults.swap_held(fault, payload)
+        if held is not None:  # the one kept before goes after this one
+            _enqueue(payload)
+            _enqueue(held)
+    elif faults.take(Fault.Target.WEBHOOKS, fault.action) is None:
+        _enqueue(payload)  # another process spent the knob's last use
+    elif fault.action == Fault.Action.DUPLICATE:
+        _enqueue(payload)
+        _enqueue(payload)
+    elif fault.action == Fault.Action.DROP:
+        log.info("emulator dropped a webhook (fault knob)")
+    else:
+        _enqueue(payload)
+
+
+def _enqueue(payload):
+    """Queue `payload` for delivery to the app's webhook endpoint (tests replace this)."""
     global _thread
     with _started:
         if _thread is None or not _thread.is_alive():
