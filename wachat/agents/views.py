@@ -1,22 +1,25 @@
-"""The Conversation Center: agents' real-time inbox. Writes go over the WebSocket
-(AgentConsumer) through the same actions as everything else."""
+"""The Conversation Center: agents' real-time inbox. Pages and reads are HTTP; writes go
+over the WebSocket (AgentConsumer) through the same actions as everything else."""
 
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseForbidden, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpResponseForbidden, JsonResponse
+from django.shortcuts import render
 
-from wachat.conversations import selectors
-from wachat.conversations.events import conversation_data, message_data
-from wachat.conversations.models import ChatAgent, Conversation
+from wachat.agents import selectors
+from wachat.agents.tasks import auto_away_after
+from wachat.conversations.events import agent_conversation_data, message_data
+from wachat.conversations.models import ChatAgent, Message
+
+HEARTBEAT_SECONDS = 30
 
 
 def agent_required(view):
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        request.agent = ChatAgent.objects.filter(user=request.user).first()
+        request.agent = ChatAgent.objects.select_related("user").filter(user=request.user).first()
         if request.agent is None:
             return HttpResponseForbidden(
                 "You need an agent account to use the Conversation Center."
@@ -26,24 +29,170 @@ def agent_required(view):
     return wrapper
 
 
+def _int(value, default=0):
+    return int(value) if value and value.isdigit() else default
+
+
+def _inbox_page(request):
+    params = request.GET
+    offset = _int(params.get("offset"))
+    conversations = selectors.inbox(
+        request.agent,
+        status=params.get("status", ""),
+        scope=params.get("scope", ""),
+        source=params.get("source", ""),
+        query=params.get("q", "")[:100],
+        offset=offset,
+        limit=selectors.PAGE + 1,
+    )
+    previews = dict(
+        Message.objects.filter(pk__in=[c.last_message_id for c in conversations]).values_list(
+            "conversation_id", "content"
+        )
+    )
+    rows = []
+    for conversation in conversations[: selectors.PAGE]:
+        rows.append(
+            {
+                **agent_conversation_data(conversation),
+                "unread": conversation.unread,
+                "preview": previews.get(conversation.pk, "")[:120],
+            }
+        )
+    return {"conversations": rows, "has_more": len(conversations) > selectors.PAGE}
+
+
 @agent_required
 def center(request):
-    conversations = [conversation_data(c) for c in selectors.inbox()]
     return render(
-        request, "agents/center.html", {"conversations": conversations, "agent": request.agent}
+        request,
+        "agents/center.html",
+        {
+            "agent": request.agent,
+            "supervisor": selectors.is_supervisor(request.agent),
+            "boot": {
+                "agent": {
+                    "id": request.agent.pk,
+                    "name": request.agent.name,
+                    "status": request.agent.status,
+                    "supervisor": selectors.is_supervisor(request.agent),
+                },
+                "agents": [
+                    {"id": a.pk, "name": a.name, "status": a.status}
+                    for a in selectors.agents_for_transfer()
+                ],
+                "canned": selectors.canned_responses(),
+                "heartbeat_seconds": HEARTBEAT_SECONDS,
+                "auto_away_seconds": int(auto_away_after().total_seconds())
+                if auto_away_after()
+                else 0,
+            },
+        },
+    )
+
+
+@agent_required
+def inbox(request):
+    return JsonResponse(_inbox_page(request))
+
+
+@agent_required
+def conversation(request, conversation_id):
+    """The conversation, its visitor's details, and the latest page of its history."""
+    found = selectors.visible_conversation(request.agent, conversation_id)
+    if found is None:
+        raise Http404("No such conversation.")
+    messages = selectors.history(found, limit=selectors.PAGE + 1)
+    return JsonResponse(
+        {
+            "conversation": {
+                **agent_conversation_data(found),
+                "can_write": selectors.can_write(request.agent, found),
+            },
+            "visitor": _visitor_details(found),
+            "messages": [message_data(m) for m in messages[-selectors.PAGE :]],
+            "has_more": len(messages) > selectors.PAGE,
+        }
     )
 
 
 @agent_required
 def conversation_messages(request, conversation_id):
-    conversation = get_object_or_404(Conversation, pk=conversation_id)
-    after = request.GET.get("after", "")
-    messages = selectors.conversation_messages(
-        conversation.pk, after=int(after) if after.isdigit() else 0
+    """Older history (`before` an id, scrolling up) or newer (`after` an id, resuming)."""
+    found = selectors.visible_conversation(request.agent, conversation_id)
+    if found is None:
+        raise Http404("No such conversation.")
+    before, after = _int(request.GET.get("before")), _int(request.GET.get("after"))
+    messages = selectors.history(found, before=before, after=after, limit=selectors.PAGE + 1)
+    has_more = bool(before) and len(messages) > selectors.PAGE
+    if before:
+        messages = messages[-selectors.PAGE :]
+    return JsonResponse({"messages": [message_data(m) for m in messages], "has_more": has_more})
+
+
+def _visitor_details(conversation):
+    session = conversation.visitor_session
+    details = {
+        "name": conversation.visitor_name,
+        "phone": conversation.visitor_phone_number,
+        "source": conversation.source,
+    }
+    if session is not None:
+        profile = session.metadata or {}
+        details.update(
+            {
+                "email": profile.get("email"),
+                "phone": profile.get("phone") or conversation.visitor_phone_number,
+                "referrer": session.referrer,
+                "utm": {
+                    "source": session.utm_source,
+                    "medium": session.utm_medium,
+                    "campaign": session.utm_campaign,
+                },
+                "page_views": session.page_views,
+                "pages": profile.get("pages", [])[-10:],
+                "location": profile.get("location"),
+                "user_agent": session.user_agent,
+                "device": describe_device(session.user_agent),
+                "first_visit_at": session.first_visit_at.isoformat(),
+                "last_activity_at": session.last_activity_at.isoformat(),
+            }
+        )
+    return details
+
+
+def describe_device(user_agent):
+    """A rough "Chrome on Android" from a User-Agent: enough for an agent's glance."""
+    ua = user_agent or ""
+    browser = next(
+        (
+            name
+            for token, name in [
+                ("Edg/", "Edge"),
+                ("OPR/", "Opera"),
+                ("Firefox/", "Firefox"),
+                ("Chrome/", "Chrome"),
+                ("Safari/", "Safari"),
+            ]
+            if token in ua
+        ),
+        "",
     )
-    return JsonResponse(
-        {
-            "conversation": conversation_data(conversation),
-            "messages": [message_data(m) for m in messages],
-        }
+    system = next(
+        (
+            name
+            for token, name in [
+                ("Android", "Android"),
+                ("iPhone", "iPhone"),
+                ("iPad", "iPad"),
+                ("Windows", "Windows"),
+                ("Mac OS X", "macOS"),
+                ("Linux", "Linux"),
+            ]
+            if token in ua
+        ),
+        "",
     )
+    if not (browser or system):
+        return "Unknown device"
+    return " on ".join(part for part in [browser, system] if part)

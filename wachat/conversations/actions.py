@@ -6,7 +6,8 @@ consumers, tasks, admin) parse input and check access, then call one action.
 """
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from wachat.conversations import events, routing, transports
@@ -182,7 +183,8 @@ def record_whatsapp_status(*, whatsapp_message_id, status, error=None):
     """Meta reported `status` for a message we sent. Moves status forward only.
 
     Emits message.updated when the status changed. Returns None when no message has that
-    wamid yet (the caller retries later), else the message.
+    wamid yet (the caller retries later), else the message (or, for a message the relay
+    sent to an agent's phone, its AgentPhoneMessage row).
     """
     with transaction.atomic():
         message = (
@@ -191,7 +193,11 @@ def record_whatsapp_status(*, whatsapp_message_id, status, error=None):
             .first()
         )
         if message is None:
-            return None
+            from wachat.agents.actions import record_phone_message_status  # agents import us
+
+            return record_phone_message_status(
+                wamid=whatsapp_message_id, status=status, error=error
+            )
         if message.can_move_to(status):
             message.status = status
             if error:
@@ -225,6 +231,268 @@ def record_reaction(*, whatsapp_message_id, emoji, by):
     return message
 
 
+# --- Routing, queue and presence ------------------------------------------------------------
+#
+# Lock order, to stay free of deadlocks: agent rows first (always in one query ordered by
+# pk), then conversation rows. Waiting conversations are locked with SKIP LOCKED, so a
+# queue drain never waits on a conversation someone else is changing.
+
+
+class ActionRefused(ValueError):
+    """The change is not possible in the conversation's current state; says why."""
+
+
+def set_agent_status(*, agent, status):
+    """An agent went online, away or offline (by hand, or automatically when idle).
+
+    Going online assigns waiting conversations to whoever has room; going offline puts the
+    agent's open conversations back in the queue and reassigns them. Emits agent.updated,
+    conversation.updated and message.created (assignment records). Returns the agent.
+    """
+    if status not in ChatAgent.Status.values:
+        raise ActionRefused(f"Unknown status {status!r}.")
+    with transaction.atomic():
+        agents = _lock_agents(include=agent.pk)
+        agent = next(a for a in agents if a.pk == agent.pk)
+        previous = agent.status
+        agent.status = status
+        if status == ChatAgent.Status.ONLINE:
+            agent.last_activity_at = timezone.now()
+        agent.save(update_fields=["status", "last_activity_at", "updated_at"])
+        events.agent_updated(agent)
+        if status == ChatAgent.Status.OFFLINE and previous != ChatAgent.Status.OFFLINE:
+            for conversation in Conversation.objects.select_for_update().filter(
+                agent=agent, status__in=OPEN
+            ):
+                _assign(conversation, None, note=f"{agent.name} went offline; back in the queue.")
+        _assign_waiting(agents)
+    return agent
+
+
+def record_agent_activity(*, agent):
+    """The agent's Conversation Center reported activity (heartbeat). No events."""
+    ChatAgent.objects.filter(pk=agent.pk).update(last_activity_at=timezone.now())
+
+
+def mark_idle_agents_away(*, idle_for):
+    """Online agents with no activity for `idle_for` (a timedelta) become away; they keep
+    their conversations but get no new ones. Emits agent.updated. Returns how many."""
+    cutoff = timezone.now() - idle_for
+    idle = ChatAgent.objects.filter(status=ChatAgent.Status.ONLINE, last_activity_at__lt=cutoff)
+    count = 0
+    for agent in idle.select_related("user"):
+        set_agent_status(agent=agent, status=ChatAgent.Status.AWAY)
+        count += 1
+    return count
+
+
+def assign_waiting():
+    """Hand waiting conversations, oldest first, to available agents while anyone has room.
+
+    Emits conversation.updated and message.created per assignment. Returns how many.
+    """
+    with transaction.atomic():
+        return _assign_waiting(_lock_agents())
+
+
+def assign_conversation(*, conversation, agent, by, only_if_unassigned=False):
+    """Assign (or transfer, or with agent=None return to the queue) `conversation` by hand.
+
+    Manual assignment may exceed an agent's capacity: a person decided. With
+    `only_if_unassigned` (an agent taking a waiting conversation), refuses when someone
+    else got it first. Emits conversation.updated and message.created (the record).
+    Returns the conversation.
+    """
+    with transaction.atomic():
+        agents = _lock_agents(include=[a for a in [agent and agent.pk, by.pk] if a])
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if not conversation.is_open:
+            raise ActionRefused("The conversation is closed; reopen it first.")
+        if only_if_unassigned and conversation.agent_id is not None:
+            raise ActionRefused("Someone else already took this conversation.")
+        if agent is not None and conversation.agent_id == agent.pk:
+            return conversation
+        if agent is None:
+            note = f"{by.name} returned the conversation to the queue."
+        elif agent.pk == by.pk:
+            note = f"{by.name} took the conversation."
+        else:
+            note = f"{by.name} assigned the conversation to {agent.name}."
+        _assign(conversation, agent, note=note)
+        if agent is None:
+            _assign_waiting(agents)
+    return conversation
+
+
+def close_conversation(*, conversation, by=None):
+    """Close `conversation`; its agent's freed capacity goes to the queue.
+
+    Emits conversation.updated and message.created (the record, and any assignments).
+    Returns the conversation.
+    """
+    with transaction.atomic():
+        agents = _lock_agents()
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if not conversation.is_open:
+            return conversation
+        conversation.status = Conversation.Status.CLOSED
+        conversation.save(update_fields=["status", "updated_at"])
+        _record(conversation, f"Closed by {by.name}." if by else "Closed.")
+        events.conversation_updated(conversation)
+        _assign_waiting(agents)
+    return conversation
+
+
+def reopen_conversation(*, conversation, by):
+    """Reopen a closed conversation, assigned to the agent `by` who reopened it.
+
+    Refused when the visitor (or WhatsApp number) already has another open conversation.
+    Emits conversation.updated and message.created. Returns the conversation.
+    """
+    with transaction.atomic():
+        _lock_agents(include=by.pk)
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if conversation.is_open:
+            return conversation
+        same_person = Conversation.objects.filter(status__in=OPEN).exclude(pk=conversation.pk)
+        if conversation.visitor_session_id:
+            same_person = same_person.filter(visitor_session_id=conversation.visitor_session_id)
+        else:
+            same_person = same_person.filter(
+                visitor_phone_number=conversation.visitor_phone_number, source=conversation.source
+            )
+        if same_person.exists():
+            raise ActionRefused("This visitor already has an open conversation.")
+        _assign(conversation, by, note=f"Reopened by {by.name}.")
+    return conversation
+
+
+def set_priority(*, conversation, priority, by):
+    """Set `conversation`'s priority (0 low, 1 normal, 2 high, 3 urgent).
+
+    Emits conversation.updated. Returns the conversation.
+    """
+    if priority not in PRIORITIES:
+        raise ActionRefused("Priority must be 0 (low) to 3 (urgent).")
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        conversation.priority = priority
+        conversation.save(update_fields=["priority", "updated_at"])
+        events.conversation_updated(conversation)
+    return conversation
+
+
+def add_note(*, conversation, agent, text, client_id):
+    """A private note in `conversation`, visible to agents only. Idempotent on `client_id`.
+
+    Never handed to a transport (it goes nowhere) and never published to the visitor.
+    Emits message.created (agents only). Returns (message, created).
+    """
+    text = clean_text(text)
+    with transaction.atomic():
+        duplicates = Message.objects.filter(conversation=conversation, client_id=client_id)
+        existing = duplicates.first()
+        if existing:
+            return existing, False
+        message = Message(
+            conversation=conversation,
+            direction=Message.Direction.OUTBOUND,
+            sender_type=Message.SenderType.AGENT,
+            sender_id=agent.pk,
+            content=text,
+            client_id=client_id,
+            status=Message.Status.SENT,
+            metadata={"private": True, "note": True, "sender_name": agent.name},
+        )
+        try:
+            with transaction.atomic():
+                message.save()
+        except IntegrityError:
+            return duplicates.get(), False
+        events.message_created(message)
+    return message, True
+
+
+def signal_typing(*, conversation, agent, typing):
+    """The agent is (or stopped) typing in `conversation`. Stores nothing; emits typing."""
+    events.typing(conversation, sender_type=Message.SenderType.AGENT, typing=bool(typing))
+
+
+PRIORITIES = {0: "low", 1: "normal", 2: "high", 3: "urgent"}
+
+
+def _lock_agents(include=()):
+    """Lock, in one query ordered by pk, every agent routing may pick plus `include`."""
+    include = [include] if isinstance(include, int) else list(include)
+    # Lock agent rows only, not the joined users (FOR UPDATE OF, where the database has it).
+    of = ("self",) if connection.features.has_select_for_update_of else ()
+    return list(
+        ChatAgent.objects.select_for_update(of=of)
+        .select_related("user")
+        .only(*ROUTING_FIELDS)
+        .filter(Q(status=ChatAgent.Status.ONLINE, auto_assign=True) | Q(pk__in=include))
+        .order_by("pk")
+    )
+
+
+ROUTING_FIELDS = [
+    "status",
+    "auto_assign",
+    "max_concurrent_chats",
+    "last_activity_at",
+    "user__username",
+    "user__first_name",
+    "user__last_name",
+]
+
+
+def _assign_waiting(agents):
+    counts = _open_counts([agent.pk for agent in agents])
+    if routing.pick_agent(agents, counts) is None:
+        return 0
+    waiting = (
+        Conversation.objects.select_for_update(skip_locked=True)
+        .filter(status=Conversation.Status.WAITING, agent__isnull=True)
+        .order_by("created_at", "pk")
+    )
+    assigned = 0
+    for conversation in waiting[:200]:
+        agent = routing.pick_agent(agents, counts)
+        if agent is None:
+            break
+        _assign(conversation, agent, note=f"Assigned to {agent.name} from the queue.")
+        counts[agent.pk] = counts.get(agent.pk, 0) + 1
+        assigned += 1
+    return assigned
+
+
+def _assign(conversation, agent, *, note, new=False):
+    """Give `conversation` to `agent` (None: back to the queue), recorded in its history.
+
+    A `new` conversation was never announced, so nobody needs to hear it left the queue.
+    """
+    previous_agent_id = events.UNCHANGED if new else conversation.agent_id
+    conversation.agent = agent
+    conversation.status = Conversation.Status.ACTIVE if agent else Conversation.Status.WAITING
+    conversation.save(update_fields=["agent", "status", "updated_at"])
+    _record(conversation, note, agent_id=agent and agent.pk)
+    events.conversation_updated(conversation, previous_agent_id=previous_agent_id)
+
+
+def _record(conversation, text, **data):
+    """A system message in the conversation's history, for agents only."""
+    message = Message.objects.create(
+        conversation=conversation,
+        direction=Message.Direction.OUTBOUND,
+        sender_type=Message.SenderType.SYSTEM,
+        content=text,
+        status=Message.Status.SENT,
+        metadata={"private": True, **data},
+    )
+    events.message_created(message)
+    return message
+
+
 def _open_widget_conversation(visitor_session):
     conversation = (
         Conversation.objects.filter(visitor_session=visitor_session, status__in=OPEN)
@@ -243,32 +511,26 @@ def _open_widget_conversation(visitor_session):
 
 
 def _route(conversation):
-    """Assign a new conversation to an available agent, or leave it waiting.
+    """Assign a new conversation to an available agent, or leave it waiting in the queue.
 
     Agent rows are locked so concurrent routings never push an agent over capacity.
     """
-    candidates = list(
-        ChatAgent.objects.select_for_update()
-        .select_related("user")
-        .filter(status=ChatAgent.Status.ONLINE, auto_assign=True)
-        .order_by("pk")
-    )
-    open_counts = _open_counts([agent.pk for agent in candidates])
-    agent = routing.pick_agent(candidates, open_counts)
-    if agent is not None:
-        conversation.agent = agent
-        conversation.status = Conversation.Status.ACTIVE
-        conversation.save(update_fields=["agent", "status", "updated_at"])
-    events.conversation_updated(conversation)
+    agents = _lock_agents()
+    agent = routing.pick_agent(agents, _open_counts([a.pk for a in agents]))
+    if agent is None:
+        events.conversation_updated(conversation)
+        return
+    _assign(conversation, agent, note=f"Assigned to {agent.name} automatically.", new=True)
 
 
 def _open_counts(agent_ids):
-    counts = {}
-    for agent_id in Conversation.objects.filter(
-        agent_id__in=agent_ids, status__in=OPEN
-    ).values_list("agent_id", flat=True):
-        counts[agent_id] = counts.get(agent_id, 0) + 1
-    return counts
+    rows = (
+        Conversation.objects.filter(agent_id__in=agent_ids, status__in=OPEN)
+        .values("agent_id")
+        .annotate(open=Count("pk"))
+        .order_by()
+    )
+    return {row["agent_id"]: row["open"] for row in rows}
 
 
 def _save_new_message(message, duplicates):
@@ -286,3 +548,228 @@ def _save_new_message(message, duplicates):
     Conversation.objects.filter(pk=message.conversation_id).update(updated_at=timezone.now())
     events.message_created(message)
     return message, True
+
+
+def update_visitor_profile(*, visitor_session, name="", email="", phone="", consent=False):
+    """The visitor filled in the widget's pre-chat form (or the site called identify()).
+
+    Stores the non-empty fields in the session's metadata (contact details only with
+    `consent`, which is timestamped) and names the visitor on their open conversation.
+    Emits conversation.updated for that conversation. Returns the VisitorSession.
+    """
+    with transaction.atomic():
+        session = VisitorSession.objects.select_for_update().get(pk=visitor_session.pk)
+        profile = dict(session.metadata or {})
+        if name:
+            profile["name"] = name
+        if consent and (email or phone):
+            profile.update({k: v for k, v in {"email": email, "phone": phone}.items() if v})
+            profile["consent_at"] = timezone.now().isoformat()
+        session.metadata = profile
+        session.save(update_fields=["metadata", "updated_at"])
+        conversation = (
+            Conversation.objects.filter(visitor_session=session, status__in=OPEN)
+            .order_by("-created_at")
+            .first()
+        )
+        if conversation is not None and name:
+            conversation.metadata = {**(conversation.metadata or {}), "visitor_name": name}
+            conversation.save(update_fields=["metadata", "updated_at"])
+            events.conversation_updated(conversation)
+    return session
+
+
+def leave_offline_message(*, visitor_session, name, email, text, client_id):
+    """Outside business hours (or with nobody online) the widget's offline form sends the
+    visitor's name, e-mail and message; agents answer when they are back.
+
+    Validates the text first so nothing is stored for an invalid message. Stores the
+    profile, sends the message (see send_visitor_message) and marks the conversation
+    `offline` in its metadata. Emits conversation.updated and message.created.
+    Returns (message, created).
+    """
+    clean_text(text)
+    with transaction.atomic():
+        update_visitor_profile(
+            visitor_session=visitor_session, name=name, email=email, consent=True
+        )
+        message, created = send_visitor_message(
+            visitor_session=visitor_session, text=text, client_id=client_id
+        )
+        conversation = Conversation.objects.select_for_update().get(pk=message.conversation_id)
+        conversation.metadata = {
+            **(conversation.metadata or {}),
+            "offline": True,
+            "visitor_name": name,
+            "visitor_email": email,
+        }
+        conversation.save(update_fields=["metadata", "updated_at"])
+        events.conversation_updated(conversation)
+    return message, created
+
+
+# --- WhatsApp delivery: 24-hour window, media, profiles (issue 4) ---------------------------
+
+
+def hold_for_window(*, message, phone):
+    """`message` could not be sent: `phone`'s 24-hour window is closed. Keep it pending,
+    held until that number writes again (release_held_messages). Emits message.updated.
+
+    Returns True when the caller should send the re-engagement template (no other message
+    to that number is already held, so the recipient gets one template, not one per message).
+    """
+    with transaction.atomic():
+        already_held = (
+            Message.objects.filter(status=Message.Status.PENDING, metadata__awaiting_window=phone)
+            .exclude(pk=message.pk)
+            .exists()
+        )
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        message.metadata = {**(message.metadata or {}), "awaiting_window": phone}
+        message.save(update_fields=["metadata", "updated_at"])
+        events.message_updated(message)
+    return not already_held
+
+
+def release_held_messages(*, phone):
+    """`phone` wrote, so its 24-hour window is open: hand the messages held for it back to
+    the transports, oldest first. Emits message.updated for each. Returns how many."""
+    with transaction.atomic():
+        held = list(
+            Message.objects.select_for_update()
+            .select_related("conversation")
+            .filter(status=Message.Status.PENDING, metadata__awaiting_window=phone)
+            .order_by("pk")
+        )
+        for message in held:
+            message.metadata = {
+                k: v for k, v in (message.metadata or {}).items() if k != "awaiting_window"
+            }
+            message.save(update_fields=["metadata", "updated_at"])
+            transports.enqueue_on_commit(message, transports.claim(message))
+            events.message_updated(message)
+    return len(held)
+
+
+def record_template_sent(*, conversation, template, language, whatsapp_message_id):
+    """A template message went out in `conversation` (the 24-hour window was closed).
+
+    Stored as a system `template` message, status sent. Emits message.created.
+    Returns (message, created).
+    """
+    with transaction.atomic():
+        message = Message(
+            conversation=conversation,
+            direction=Message.Direction.OUTBOUND,
+            sender_type=Message.SenderType.SYSTEM,
+            message_type=Message.Type.TEMPLATE,
+            content=(
+                f'Template "{template}" sent: more than 24 hours since the last message, so '
+                "WhatsApp only allows a template. Held messages go out when they reply."
+            ),
+            whatsapp_message_id=whatsapp_message_id,
+            status=Message.Status.SENT,
+            metadata={"template": {"name": template, "language": language}},
+        )
+        duplicates = Message.objects.filter(whatsapp_message_id=whatsapp_message_id)
+        return _save_new_message(message, duplicates)
+
+
+def attach_media(*, message, media_url, storage_name, mime_type=""):
+    """The file of an inbound media message is stored. Emits message.updated."""
+    with transaction.atomic():
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        message.media_url = media_url
+        message.metadata = {
+            **(message.metadata or {}),
+            "storage_name": storage_name,
+            "mime_type": mime_type or (message.metadata or {}).get("mime_type"),
+        }
+        message.save(update_fields=["media_url", "metadata", "updated_at"])
+        events.message_updated(message)
+    return message
+
+
+def record_whatsapp_profile(*, phone, profile_name):
+    """WhatsApp told us `phone`'s profile name: open conversations with that number show
+    it. Emits conversation.updated for each conversation whose name changed."""
+    with transaction.atomic():
+        conversations = Conversation.objects.select_for_update().filter(
+            visitor_phone_number=phone, source=Conversation.Source.WHATSAPP, status__in=OPEN
+        )
+        for conversation in conversations:
+            if (conversation.metadata or {}).get("visitor_name") == profile_name:
+                continue
+            conversation.metadata = {**(conversation.metadata or {}), "visitor_name": profile_name}
+            conversation.save(update_fields=["metadata", "updated_at"])
+            events.conversation_updated(conversation)
+
+
+def signal_visitor_typing(*, visitor_session, typing):
+    """The visitor is (or stopped) typing in the widget. Stores nothing; emits typing for
+    their open conversation (none open: nobody to tell)."""
+    conversation = (
+        Conversation.objects.filter(visitor_session=visitor_session, status__in=OPEN)
+        .order_by("-created_at")
+        .first()
+    )
+    if conversation is not None:
+        events.typing(conversation, sender_type=Message.SenderType.VISITOR, typing=bool(typing))
+
+
+def retry_failed_message(*, message):
+    """The sender asked to try a failed message again: back to pending, the old failure
+    reason kept as `previous_error`, handed to the transports. Emits message.updated.
+
+    Returns the message, or None when it is not failed (nothing to retry).
+    """
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update()
+            .select_related("conversation")
+            .filter(pk=message.pk, status=Message.Status.FAILED)
+            .first()
+        )
+        if message is None:
+            return None
+        metadata = dict(message.metadata or {})
+        if "error" in metadata:
+            metadata["previous_error"] = metadata.pop("error")
+        message.metadata = metadata
+        message.status = Message.Status.PENDING
+        message.save(update_fields=["status", "metadata", "updated_at"])
+        transports.enqueue_on_commit(message, transports.claim(message))
+        events.message_updated(message)
+    return message
+
+
+def verify_visitor_identity(*, visitor_session, user_id):
+    """The host site vouched (HMAC, checked by the caller) that this visitor is its user
+    `user_id`. The first session verified for that user becomes theirs on every device:
+    this session's conversations move to it, so history follows the person.
+
+    Emits conversation.updated for each moved conversation. Returns the user's session.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        known = (
+            VisitorSession.objects.select_for_update()
+            .filter(metadata__user_id=user_id)
+            .order_by("created_at")
+            .first()
+        )
+        if known is None:
+            session = VisitorSession.objects.select_for_update().get(pk=visitor_session.pk)
+            session.metadata = {**(session.metadata or {}), "user_id": user_id}
+            session.metadata["verified_at"] = now.isoformat()
+            session.save(update_fields=["metadata", "updated_at"])
+            return session
+        if known.pk != visitor_session.pk:
+            moved = list(Conversation.objects.filter(visitor_session_id=visitor_session.pk))
+            for conversation in moved:
+                conversation.visitor_session = known
+                conversation.save(update_fields=["visitor_session", "updated_at"])
+                events.conversation_updated(conversation)
+        known.last_activity_at = now
+        known.save(update_fields=["last_activity_at", "updated_at"])
+    return known

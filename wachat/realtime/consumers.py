@@ -4,6 +4,7 @@ Frames from the browser:
   {"type": "resume", "after": <last message id seen>}   -> {"type": "history", ...}
   {"type": "message", "client_id": "...", "text": "..."} -> {"type": "ack", ...} or "error"
   {"type": "ping"}                                        -> {"type": "pong"}
+  {"type": "typing", "typing": true|false}  (widget)      -> event "typing" to agents
 Events pushed to the browser: {"type": "event", "event": "message.created", ...}
 """
 
@@ -13,17 +14,21 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.core.exceptions import ValidationError
 
+from wachat.agents import actions as agent_actions
+from wachat.agents import selectors as agent_access
 from wachat.conversations import actions, selectors
 from wachat.conversations.events import message_data
-from wachat.conversations.models import ChatAgent, Conversation, VisitorSession
+from wachat.conversations.models import ChatAgent, VisitorSession
+from wachat.ops import metrics
 from wachat.realtime import groups
-from wachat.widget import auth
+from wachat.widget import auth, ratelimit
+from wachat.widget import config as widget_config
 
 log = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 16 * 1024
+SCHEMES = ("http", "https")  # the Host header does not say which one the page used
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -51,12 +56,19 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def frame_ping(self, frame):
         await self.send_json({"type": "pong"})
 
+    kind = "chat"  # metrics label
+
     async def join(self, *names):
+        """Called once a connection is accepted: subscribe to the person's groups."""
         self.joined = list(names)
+        metrics.websocket_connections.labels(self.kind).inc()
         for name in names:
             await self.channel_layer.group_add(name, self.channel_name)
 
     async def disconnect(self, code):
+        if hasattr(self, "joined"):
+            metrics.websocket_connections.labels(self.kind).dec()
+            metrics.websocket_disconnects.labels(self.kind).inc()
         for name in getattr(self, "joined", []):
             await self.channel_layer.group_discard(name, self.channel_name)
 
@@ -68,18 +80,30 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 class WidgetConsumer(ChatConsumer):
     """One visitor's browser: /ws/widget/?token=<signed visitor token>."""
 
+    kind = "widget"
+
     async def connect(self):
+        headers = dict(self.scope.get("headers", []))
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        own = [f"{scheme}://{headers.get(b'host', b'').decode('latin-1')}" for scheme in SCHEMES]
+        if not await database_sync_to_async(widget_config.is_allowed_origin)(origin, own):
+            await self.close(code=4403)  # the widget is not allowed on this website
+            return
         query = parse_qs(self.scope.get("query_string", b"").decode())
         session_id = auth.session_id_from_token((query.get("token") or [""])[0])
         self.visitor = await _visitor_session(session_id)
         if self.visitor is None:
             await self.close(code=4401)
             return
+        client = self.scope.get("client") or ["", 0]
+        self.ip = client[0] or ""
         await self.accept()
         await self.join(groups.visitor(self.visitor.pk))
 
     async def frame_resume(self, frame):
         after = frame.get("after") if isinstance(frame.get("after"), int) else 0
+        if after:
+            metrics.websocket_resumes.labels(self.kind).inc()
         messages = await database_sync_to_async(selectors.visitor_messages)(
             self.visitor.pk, after=after, limit=200 if after else 50
         )
@@ -90,6 +114,20 @@ class WidgetConsumer(ChatConsumer):
         if not isinstance(client_id, str) or not 0 < len(client_id) <= 64:
             await self.send_json(
                 {"type": "error", "detail": "client_id must be 1 to 64 characters."}
+            )
+            return
+        limited = await database_sync_to_async(ratelimit.check)(
+            "message", visitor_id=self.visitor.pk, ip=self.ip
+        )
+        if limited:
+            await self.send_json(
+                {
+                    "type": "error",
+                    "client_id": client_id,
+                    "code": "rate_limited",
+                    "retry_after": limited.retry_after,
+                    "detail": limited.detail,
+                }
             )
             return
         try:
@@ -105,9 +143,32 @@ class WidgetConsumer(ChatConsumer):
             {"type": "ack", "client_id": client_id, "message": message_data(message)}
         )
 
+    async def frame_typing(self, frame):
+        """The visitor started or stopped typing (the widget sends at most one per 3 s)."""
+        await database_sync_to_async(actions.signal_visitor_typing)(
+            visitor_session=self.visitor, typing=frame.get("typing") is not False
+        )
+
+    async def chat_event(self, event):
+        # The visitor's own typing is for agents only; everything else reaches the widget.
+        if event.get("event") == "typing" and event.get("sender_type") == "visitor":
+            return
+        await super().chat_event(event)
+
 
 class AgentConsumer(ChatConsumer):
-    """An agent's Conversation Center: /ws/agent/ with the Django session cookie."""
+    """An agent's Conversation Center: /ws/agent/ with the Django session cookie.
+
+    Frames (each answered with "ack" for messages and notes, "ok" otherwise, or "error"):
+      message/note {conversation_id, client_id, text}   take/close/reopen {conversation_id}
+      assign {conversation_id, agent_id|null}            priority {conversation_id, priority}
+      typing {conversation_id, typing}                   read {conversation_id, up_to}
+      status {status}                                    heartbeat {}
+    Every frame is checked against what the agent's role allows (wachat/agents/selectors.py);
+    the socket joins only the groups of conversations the agent may see.
+    """
+
+    kind = "agent"
 
     async def connect(self):
         user = self.scope.get("user")
@@ -116,28 +177,158 @@ class AgentConsumer(ChatConsumer):
             await self.close(code=4403)
             return
         await self.accept()
-        await self.join(groups.agents())
+        # Only the conversations this agent may see reach this socket (groups.for_agents).
+        own = (
+            [groups.supervisors()]
+            if self.agent.user.is_staff
+            else [groups.agent(self.agent.pk), groups.queue()]
+        )
+        await self.join(groups.agents(), *own)
 
     async def frame_message(self, frame):
-        client_id, text = frame.get("client_id"), frame.get("text")
-        conversation = await _conversation(frame.get("conversation_id"))
-        if conversation is None or not isinstance(client_id, str) or not 0 < len(client_id) <= 64:
-            await self.send_json(
-                {"type": "error", "client_id": client_id, "detail": "Unknown conversation."}
+        await self._post(frame, actions.send_agent_message)
+
+    async def frame_note(self, frame):
+        await self._post(frame, actions.add_note)
+
+    async def frame_take(self, frame):
+        await self._change(
+            frame,
+            lambda c: actions.assign_conversation(
+                conversation=c, agent=self.agent, by=self.agent, only_if_unassigned=True
+            ),
+            allowed=lambda c: c.agent_id is None,
+        )
+
+    async def frame_assign(self, frame):
+        target = await _agent_by_id(frame.get("agent_id"))
+        if frame.get("agent_id") is not None and target is None:
+            await self._error(frame, "Unknown agent.")
+            return
+        await self._change(
+            frame,
+            lambda c: actions.assign_conversation(conversation=c, agent=target, by=self.agent),
+            allowed=lambda c: agent_access.can_assign(self.agent, c, target),
+        )
+
+    async def frame_close(self, frame):
+        await self._change(
+            frame, lambda c: actions.close_conversation(conversation=c, by=self.agent)
+        )
+
+    async def frame_reopen(self, frame):
+        await self._change(
+            frame,
+            lambda c: actions.reopen_conversation(conversation=c, by=self.agent),
+            # A closed conversation is reopened by its agent, or taken by whoever reopens an
+            # unassigned one.
+            allowed=lambda c: c.agent_id in (None, self.agent.pk),
+        )
+
+    async def frame_priority(self, frame):
+        priority = frame.get("priority")
+        await self._change(
+            frame,
+            lambda c: actions.set_priority(
+                conversation=c,
+                priority=priority if isinstance(priority, int) else -1,
+                by=self.agent,
+            ),
+        )
+
+    async def frame_typing(self, frame):
+        conversation = await self._writable(frame)
+        if conversation is not None:
+            await database_sync_to_async(actions.signal_typing)(
+                conversation=conversation, agent=self.agent, typing=frame.get("typing") is not False
             )
+
+    async def frame_read(self, frame):
+        up_to = frame.get("up_to")
+        conversation = await _visible(self.agent, frame.get("conversation_id"))
+        if conversation is None or not isinstance(up_to, int):
+            await self._error(frame, "Unknown conversation.")
+            return
+        await database_sync_to_async(agent_actions.mark_read)(
+            agent=self.agent, conversation=conversation, up_to=up_to
+        )
+
+    async def frame_status(self, frame):
+        try:
+            self.agent = await database_sync_to_async(actions.set_agent_status)(
+                agent=self.agent, status=frame.get("status")
+            )
+        except actions.ActionRefused as exc:
+            await self._error(frame, str(exc))
+            return
+        await self.send_json({"type": "ok", "frame": "status", "status": self.agent.status})
+
+    async def frame_heartbeat(self, frame):
+        await database_sync_to_async(actions.record_agent_activity)(agent=self.agent)
+
+    async def _post(self, frame, action):
+        client_id, text = frame.get("client_id"), frame.get("text")
+        if not isinstance(client_id, str) or not 0 < len(client_id) <= 64:
+            await self._error(frame, "client_id must be 1 to 64 characters.")
+            return
+        conversation = await self._writable(frame)
+        if conversation is None:
             return
         try:
-            message, _ = await database_sync_to_async(actions.send_agent_message)(
+            message, _ = await database_sync_to_async(action)(
                 conversation=conversation,
                 agent=self.agent,
                 text=text if isinstance(text, str) else "",
                 client_id=client_id,
             )
         except actions.InvalidMessage as exc:
-            await self.send_json({"type": "error", "client_id": client_id, "detail": str(exc)})
+            await self._error(frame, str(exc))
             return
         await self.send_json(
             {"type": "ack", "client_id": client_id, "message": message_data(message)}
+        )
+
+    async def _change(self, frame, action, allowed=None):
+        conversation = await self._writable(frame, allowed)
+        if conversation is None:
+            return
+        try:
+            conversation = await database_sync_to_async(action)(conversation)
+        except actions.ActionRefused as exc:
+            await self._error(frame, str(exc))
+            return
+        await self.send_json(
+            {"type": "ok", "frame": frame.get("type"), "conversation_id": str(conversation.pk)}
+        )
+
+    async def _writable(self, frame, allowed=None):
+        """The frame's conversation if this agent may change it; else answers an error.
+
+        Conversations the agent may not even see answer "Unknown conversation." like ids
+        that do not exist, so probing reveals nothing."""
+        conversation = await _visible(self.agent, frame.get("conversation_id"))
+        if conversation is None:
+            await self._error(frame, "Unknown conversation.")
+            return None
+        allowed = allowed or (lambda c: agent_access.can_write(self.agent, c))
+        if not allowed(conversation):
+            detail = (
+                "Take this conversation first."
+                if conversation.agent_id is None
+                else "This conversation belongs to another agent."
+            )
+            await self._error(frame, detail)
+            return None
+        return conversation
+
+    async def _error(self, frame, detail):
+        await self.send_json(
+            {
+                "type": "error",
+                "frame": frame.get("type"),
+                "client_id": frame.get("client_id"),
+                "detail": detail,
+            }
         )
 
 
@@ -154,12 +345,12 @@ def _agent_for(user):
 
 
 @database_sync_to_async
-def _conversation(conversation_id):
-    try:
-        return (
-            Conversation.objects.select_related("agent", "visitor_session")
-            .filter(pk=conversation_id)
-            .first()
-        )
-    except (ValidationError, ValueError, TypeError):  # not a UUID
+def _visible(agent, conversation_id):
+    return agent_access.visible_conversation(agent, conversation_id)
+
+
+@database_sync_to_async
+def _agent_by_id(agent_id):
+    if not isinstance(agent_id, int):
         return None
+    return ChatAgent.objects.select_related("user").filter(pk=agent_id).first()

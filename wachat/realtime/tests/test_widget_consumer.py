@@ -3,8 +3,8 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
-from wachat.conversations import actions
 from wachat.conftest import make_agent
+from wachat.conversations import actions
 from wachat.widget import auth
 
 pytestmark = pytest.mark.django_db(transaction=True)
