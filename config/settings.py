@@ -5,6 +5,7 @@ defaults that `make run` switches on with WACHAT_DEV=1.
 """
 
 import os
+import warnings
 from pathlib import Path
 
 import environ
@@ -50,6 +51,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # CORS + origin allowlist for /api/widget/ (the widget runs on customers' sites).
+    "wachat.widget.middleware.WidgetCorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -115,7 +118,10 @@ if REDIS_URL:
         "name": env("HUEY_NAME", default="wachat"),
         "url": REDIS_URL,
         "immediate": False,
-        "connection": {"max_connections": 50},
+    }
+    # Shared by every process: rate-limit counters must add up across web processes.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
 else:
     # One process holds the in-memory layer, so `manage.py serve` runs the worker inside
@@ -152,12 +158,29 @@ WHATSAPP_APP_SECRET = env("WHATSAPP_APP_SECRET", default="emulator-app-secret" i
 WHATSAPP_VERIFY_TOKEN = env("WHATSAPP_VERIFY_TOKEN", default="emulator-verify" if _emulator else "")
 WHATSAPP_TIMEOUT = env.float("WHATSAPP_TIMEOUT", default=10.0)
 WHATSAPP_SEND_ATTEMPTS = env.int("WHATSAPP_SEND_ATTEMPTS", default=3)
+# Circuit breaker around the Graph API: opens after this many server-side failures in a
+# row, and lets one probe through after the cool-down (seconds).
+WHATSAPP_BREAKER_THRESHOLD = env.int("WHATSAPP_BREAKER_THRESHOLD", default=5)
+WHATSAPP_BREAKER_COOLDOWN = env.float("WHATSAPP_BREAKER_COOLDOWN", default=30.0)
+# Retries for Graph error 131056 (too many messages to one recipient): pacing, not failure,
+# so they do not use up WHATSAPP_SEND_ATTEMPTS.
+WHATSAPP_PACING_ATTEMPTS = env.int("WHATSAPP_PACING_ATTEMPTS", default=10)
+# The approved template sent instead when the 24-hour window is closed (Graph error
+# 131047); Meta's sample "hello_world" exists in every new business account.
+WHATSAPP_REENGAGE_TEMPLATE = env("WHATSAPP_REENGAGE_TEMPLATE", default="hello_world")
+WHATSAPP_REENGAGE_LANGUAGE = env("WHATSAPP_REENGAGE_LANGUAGE", default="en_US")
+# Largest inbound media file the worker downloads and stores (bytes).
+WHATSAPP_MAX_MEDIA_BYTES = env.int("WHATSAPP_MAX_MEDIA_BYTES", default=16 * 1024 * 1024)
 # Where the emulator posts its signed webhooks (this server's webhook endpoint).
 EMULATOR_WEBHOOK_URL = env("EMULATOR_WEBHOOK_URL", default=f"{PUBLIC_URL}/webhooks/whatsapp/")
 
 # Outbound delivery channels the domain hands messages to (dotted paths, see
 # wachat/conversations/transports.py).
-WACHAT_TRANSPORTS = ["wachat.whatsapp.transport.WhatsAppTransport"]
+WACHAT_TRANSPORTS = [
+    "wachat.whatsapp.transport.WhatsAppTransport",
+    # WhatsApp customers' messages copied to the assigned agent's phone (relay).
+    "wachat.whatsapp.relay.AgentRelayTransport",
+]
 
 # --- Secrets in chat_settings -------------------------------------------------------------
 # Comma-separated Fernet keys, newest first; old keys keep decrypting after a rotation.
@@ -167,6 +190,27 @@ ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[])
 # --- Widget -------------------------------------------------------------------------------
 WIDGET_MAX_MESSAGE_CHARS = 4096  # WhatsApp's limit for a text message body
 WIDGET_TOKEN_MAX_AGE = env.int("WIDGET_TOKEN_MAX_AGE", default=60 * 60 * 24 * 90)
+# Websites that may embed the widget (besides this server's own origin), e.g.
+# "https://shop.example.com,https://www.example.com"; "*" allows any. The admin adds more
+# in chat_settings (widget_allowed_origins). Enforced on /api/widget/ and /ws/widget/.
+WIDGET_ALLOWED_ORIGINS = env.list("WIDGET_ALLOWED_ORIGINS", default=[])
+# Rate limits as (count, window seconds), per visitor session and per client IP; counted
+# in the default cache (per process unless CACHES points at Redis).
+WIDGET_RATE_LIMITS = {
+    "message": {"visitor": (20, 60), "ip": (120, 60)},
+    "session": {"ip": (60, 60)},
+    "form": {"visitor": (10, 60), "ip": (30, 60)},
+    "upload": {"visitor": (10, 60), "ip": (30, 60)},
+}
+# Behind a reverse proxy, count the client's address from X-Forwarded-For.
+WIDGET_TRUST_X_FORWARDED_FOR = env.bool("WIDGET_TRUST_X_FORWARDED_FOR", default=False)
+# Identity verification for the host site's logged-in users: the site signs
+# "<user id>:<unix time>" with HMAC-SHA256 under this secret and passes it to
+# WaChat.identify(); empty turns verification off. A signature expires after MAX_AGE.
+WIDGET_IDENTITY_SECRET = env("WIDGET_IDENTITY_SECRET", default="")
+WIDGET_IDENTITY_MAX_AGE = env.int("WIDGET_IDENTITY_MAX_AGE", default=60 * 60 * 24)
+# Long-poll fallback (WebSockets blocked): how long GET /api/widget/poll waits for news.
+WIDGET_POLL_SECONDS = env.int("WIDGET_POLL_SECONDS", default=25)
 
 # --- Auth, i18n, static -------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -180,6 +224,9 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "/static/"
 WHITENOISE_USE_FINDERS = True  # serve straight from the apps' static/ folders
+# WhiteNoise hands Django's ASGI handler a file iterator; Django reads it in a thread and
+# warns each time. Harmless for our few small files.
+warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous")
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -187,6 +234,48 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 UNFOLD = {
     "SITE_TITLE": "WaChat admin",
     "SITE_HEADER": "WaChat",
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": True,
+        "navigation": [
+            {
+                "title": "WaChat",
+                "items": [
+                    {
+                        "title": "Analytics",
+                        "icon": "monitoring",
+                        "link": "/admin/conversations/conversation/analytics/",
+                    },
+                    {"title": "Conversation Center", "icon": "forum", "link": "/center/"},
+                    {
+                        "title": "Conversations",
+                        "icon": "chat",
+                        "link": "/admin/conversations/conversation/",
+                    },
+                    {
+                        "title": "Agents",
+                        "icon": "support_agent",
+                        "link": "/admin/conversations/chatagent/",
+                    },
+                    {
+                        "title": "Visitors",
+                        "icon": "person",
+                        "link": "/admin/conversations/visitorsession/",
+                    },
+                    {
+                        "title": "Webhook log",
+                        "icon": "webhook",
+                        "link": "/admin/whatsapp/webhookevent/",
+                    },
+                    {
+                        "title": "Settings",
+                        "icon": "settings",
+                        "link": "/admin/backoffice/chatsetting/",
+                    },
+                ],
+            }
+        ],
+    },
 }
 
 LOGGING = {

@@ -1,15 +1,31 @@
 """The visitor's JSON API (django-ninja). The WebSocket carries the same calls; this is the
-HTTP path for first load, history and browsers whose WebSocket is blocked."""
+HTTP path for first load, history, forms and browsers whose WebSocket is blocked (the
+long-poll at /poll).
 
-from ninja import NinjaAPI, Schema
+CORS and the origin allowlist are applied by middleware.WidgetCorsMiddleware; writes are
+rate limited per visitor and per IP (ratelimit.py)."""
+
+import asyncio
+import re
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from ninja import NinjaAPI, Schema, Status
+from ninja.errors import ValidationError
 from ninja.security import APIKeyHeader
 
 from wachat.conversations import actions, selectors
 from wachat.conversations.events import message_data
 from wachat.conversations.models import VisitorSession
-from wachat.widget import auth
+from wachat.realtime import groups
+from wachat.widget import auth, ratelimit
+from wachat.widget.config import widget_config
 
 api = NinjaAPI(title="WaChat widget API", version="1", urls_namespace="widget-api")
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
+PHONE = re.compile(r"^\+?[0-9 ()-]{6,20}$")
 
 
 class VisitorToken(APIKeyHeader):
@@ -22,6 +38,15 @@ class VisitorToken(APIKeyHeader):
         return VisitorSession.objects.filter(pk=session_id).first()
 
 
+@api.exception_handler(ValidationError)
+def malformed(request, exc):
+    """Schema errors as one sentence the widget can show, not a list of pydantic paths."""
+    fields = sorted({str(e.get("loc", ["?"])[-1]) for e in exc.errors})
+    return api.create_response(
+        request, {"detail": f"Malformed request ({', '.join(fields)})."}, status=400
+    )
+
+
 class SessionIn(Schema):
     token: str | None = None
     referrer: str | None = None
@@ -30,14 +55,23 @@ class SessionIn(Schema):
     utm_campaign: str | None = None
 
 
-class SessionOut(Schema):
-    token: str
-    session_id: str
-
-
 class MessageIn(Schema):
     client_id: str
     text: str
+
+
+class ProfileIn(Schema):
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+    consent: bool = False
+
+
+class OfflineIn(Schema):
+    name: str
+    email: str
+    text: str
+    client_id: str
 
 
 class MessageOut(Schema):
@@ -58,47 +92,238 @@ class MessageOut(Schema):
 
 class MessagesOut(Schema):
     messages: list[MessageOut]
+    has_more: bool = False
 
 
 class Error(Schema):
     detail: str
+    retry_after: int | None = None
 
 
-@api.post("/session", response=SessionOut)
+def _limited(request, kind, visitor=None):
+    return ratelimit.check(
+        kind, visitor_id=visitor and visitor.pk, ip=ratelimit.client_ip(request.META)
+    )
+
+
+def _too_many(limited):
+    return Status(429, {"detail": limited.detail, "retry_after": limited.retry_after})
+
+
+def _session_state(session):
+    conversation = selectors.visitor_conversation(session.pk)
+    return {
+        "token": auth.issue_token(session.pk),
+        "session_id": session.pk,
+        "profile": {"name": (session.metadata or {}).get("name", "")},
+        "conversation": conversation
+        and {
+            "id": str(conversation.pk),
+            "code": conversation.code,
+            "status": conversation.status,
+            "agent_name": conversation.agent.name if conversation.agent_id else None,
+        },
+    }
+
+
+@api.get("/config")
+def get_config(request):
+    """Title, colours, greeting, language, forms and business hours set in the admin."""
+    return widget_config()
+
+
+@api.post("/session", response={200: dict, 429: Error})
 def start_session(request, data: SessionIn):
     """Start a visitor session, or continue the one a still-valid token names."""
+    limited = _limited(request, "session")
+    if limited:
+        return _too_many(limited)
     session_id = auth.session_id_from_token(data.token) or auth.new_session_id()
     session = actions.touch_visitor_session(
         session_id=session_id,
-        ip_address=request.META.get("REMOTE_ADDR", ""),
-        user_agent=request.headers.get("User-Agent", ""),
+        ip_address=ratelimit.client_ip(request.META),
+        user_agent=request.headers.get("User-Agent", "")[:1000],
         referrer=data.referrer,
-        utm={"source": data.utm_source, "medium": data.utm_medium, "campaign": data.utm_campaign},
+        utm={
+            "source": (data.utm_source or "")[:100] or None,
+            "medium": (data.utm_medium or "")[:100] or None,
+            "campaign": (data.utm_campaign or "")[:100] or None,
+        },
     )
-    return {"token": auth.issue_token(session.pk), "session_id": session.pk}
+    return _session_state(session)
 
 
 @api.get("/messages", response=MessagesOut, auth=VisitorToken())
-def list_messages(request, after: int = 0):
-    """The latest 50 messages, or the next 200 after the id `after` (resume)."""
-    limit = 200 if after else 50
-    messages = selectors.visitor_messages(request.auth.pk, after=after, limit=limit)
-    return {"messages": [message_data(m) for m in messages]}
+def list_messages(request, after: int = 0, before: int = 0):
+    """The latest 50 messages; the next 200 after the id `after` (resume); or the 50 just
+    before the id `before` (scrolling up)."""
+    if before:
+        messages = selectors.visitor_messages_before(request.auth.pk, before=before, limit=51)
+        has_more = len(messages) > 50
+        messages = messages[-50:]
+    else:
+        limit = 200 if after else 50
+        messages = selectors.visitor_messages(request.auth.pk, after=after, limit=limit + 1)
+        has_more = len(messages) > limit
+        messages = messages[:limit] if after else messages[-limit:]
+    return {"messages": [message_data(m) for m in messages], "has_more": has_more}
+
+
+@api.get("/poll", auth=VisitorToken())
+async def poll(request, after: int = 0, wait: int = -1):
+    """Long-poll for browsers whose WebSocket is blocked: answers at once with messages
+    after `after`, else waits (`wait` seconds, at most WIDGET_POLL_SECONDS) for the next
+    event on the visitor's stream and answers with it. Subscribes before reading, so
+    nothing published in between is missed."""
+    limit = settings.WIDGET_POLL_SECONDS
+    wait = limit if wait < 0 else min(wait, limit)
+    session = request.auth
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    group = groups.visitor(session.pk)
+    await layer.group_add(group, channel)
+    try:
+        messages = await sync_to_async(selectors.visitor_messages)(
+            session.pk, after=after, limit=200
+        )
+        events = []
+        if not messages and wait:
+            try:
+                event = await asyncio.wait_for(layer.receive(channel), timeout=wait)
+                events.append({k: v for k, v in event.items() if k != "type"})
+            except TimeoutError:
+                pass
+            messages = await sync_to_async(selectors.visitor_messages)(
+                session.pk, after=after, limit=200
+            )
+    finally:
+        await layer.group_discard(group, channel)
+    return {"messages": [message_data(m) for m in messages], "events": events}
 
 
 @api.post(
     "/messages",
-    response={200: MessageOut, 201: MessageOut, 400: Error},
+    response={200: MessageOut, 201: MessageOut, 400: Error, 429: Error},
     auth=VisitorToken(),
 )
 def post_message(request, data: MessageIn):
     """Send a message. Retrying with the same client_id returns the first message (200)."""
     if not data.client_id or len(data.client_id) > 64:
-        return 400, {"detail": "client_id must be 1 to 64 characters."}
+        return Status(400, {"detail": "client_id must be 1 to 64 characters."})
+    limited = _limited(request, "message", request.auth)
+    if limited:
+        return _too_many(limited)
     try:
         message, created = actions.send_visitor_message(
             visitor_session=request.auth, text=data.text, client_id=data.client_id
         )
     except actions.InvalidMessage as exc:
-        return 400, {"detail": str(exc)}
-    return (201 if created else 200), message_data(message)
+        return Status(400, {"detail": str(exc)})
+    return Status(201 if created else 200, message_data(message))
+
+
+@api.post(
+    "/messages/{message_id}/retry",
+    response={200: MessageOut, 404: Error, 429: Error},
+    auth=VisitorToken(),
+)
+def retry_message(request, message_id: int):
+    """ "Tap to retry" on a message whose delivery failed: the same row goes back to pending
+    and is handed to the transports again (no second message is created)."""
+    message = (
+        selectors.visitor_messages_by_id(request.auth.pk, [message_id])
+        .filter(sender_type="visitor")
+        .first()
+    )
+    if message is None:
+        return Status(404, {"detail": "No such message."})
+    limited = _limited(request, "message", request.auth)
+    if limited:
+        return _too_many(limited)
+    retried = actions.retry_failed_message(message=message)
+    message.refresh_from_db()
+    return Status(200, message_data(retried or message))
+
+
+class IdentityIn(Schema):
+    user_id: str
+    timestamp: int
+    signature: str
+
+
+@api.post("/identify", response={200: dict, 400: Error, 429: Error}, auth=VisitorToken())
+def identify(request, data: IdentityIn):
+    """A logged-in user of the host site, vouched for with an HMAC (see auth.py): answers
+    with the token of that user's own session, whose history is on every device."""
+    if not 0 < len(data.user_id) <= 100:
+        return Status(400, {"detail": "user_id must be 1 to 100 characters."})
+    problem = auth.check_identity(data.user_id, data.timestamp, data.signature)
+    if problem:
+        return Status(400, {"detail": problem})
+    limited = _limited(request, "form", request.auth)
+    if limited:
+        return _too_many(limited)
+    session = actions.verify_visitor_identity(visitor_session=request.auth, user_id=data.user_id)
+    return _session_state(session)
+
+
+def _check_contact(name, email, phone):
+    if len(name.strip()) > 100:
+        return "Name is too long (100 characters at most)."
+    if email and not EMAIL.match(email.strip()):
+        return "That e-mail address does not look right."
+    if phone and not PHONE.match(phone.strip()):
+        return "That phone number does not look right."
+    return None
+
+
+@api.post("/profile", response={200: dict, 400: Error, 429: Error}, auth=VisitorToken())
+def update_profile(request, data: ProfileIn):
+    """The pre-chat form: name, and e-mail/phone kept only with consent."""
+    problem = _check_contact(data.name, data.email, data.phone)
+    if problem:
+        return Status(400, {"detail": problem})
+    if (data.email or data.phone) and not data.consent:
+        detail = "Please agree to be contacted, or leave e-mail and phone empty."
+        return Status(400, {"detail": detail})
+    limited = _limited(request, "form", request.auth)
+    if limited:
+        return _too_many(limited)
+    session = actions.update_visitor_profile(
+        visitor_session=request.auth,
+        name=data.name.strip(),
+        email=data.email.strip(),
+        phone=data.phone.strip(),
+        consent=data.consent,
+    )
+    return _session_state(session)
+
+
+@api.post(
+    "/offline",
+    response={200: MessageOut, 201: MessageOut, 400: Error, 429: Error},
+    auth=VisitorToken(),
+)
+def leave_offline_message(request, data: OfflineIn):
+    """The offline form: name, e-mail and a message for when the team is back."""
+    if not data.name.strip() or not data.email.strip():
+        return Status(400, {"detail": "Please give your name and e-mail so we can answer."})
+    problem = _check_contact(data.name, data.email, "")
+    if problem:
+        return Status(400, {"detail": problem})
+    if not data.client_id or len(data.client_id) > 64:
+        return Status(400, {"detail": "client_id must be 1 to 64 characters."})
+    limited = _limited(request, "form", request.auth)
+    if limited:
+        return _too_many(limited)
+    try:
+        message, created = actions.leave_offline_message(
+            visitor_session=request.auth,
+            name=data.name.strip(),
+            email=data.email.strip(),
+            text=data.text,
+            client_id=data.client_id,
+        )
+    except actions.InvalidMessage as exc:
+        return Status(400, {"detail": str(exc)})
+    return Status(201 if created else 200, message_data(message))

@@ -1,277 +1,880 @@
 /* WaChat widget: one script tag, a WhatsApp-style chat popup in a Shadow DOM.
  *   <script async src="https://chat.example.com/static/wachat/widget.js"></script>
  * Three parts, as in the design: MessageQueue (nothing typed is lost), WebSocketManager
- * (reconnects and resumes), WhatsAppChatWidget (the popup). One global: window.WaChat. */
+ * (reconnects, resumes, falls back to HTTP long-poll), WhatsAppChatWidget (the popup).
+ * One global: window.WaChat. Under node (no window) the first two are exported for the
+ * unit tests in wachat/widget/tests/js/. Vanilla ES2020, no build step. */
 (() => {
   "use strict";
-  if (window.WaChat) return;
-  const script = document.currentScript;
-  const SERVER = (script && script.dataset.server) || (script ? new URL(script.src).origin : location.origin);
-  const STORE = "wachat:";
-  const store = {
-    get: (k, d) => { try { return JSON.parse(localStorage.getItem(STORE + k)) ?? d; } catch (e) { return d; } },
-    set: (k, v) => { try { localStorage.setItem(STORE + k, JSON.stringify(v)); } catch (e) { /* private mode */ } },
-  };
-  const newId = () => (crypto.randomUUID ? crypto.randomUUID() : Date.now().toString(36) + Math.random().toString(36).slice(2));
 
-  /* Messages typed but not yet acknowledged by the server, kept in localStorage so a
-   * reload or a dropped connection loses nothing. The server deduplicates on client_id,
-   * so sending one twice is harmless. */
+  /* Every visible string, per language. Another language is one more object here. */
+  const STRINGS = {
+    en: {
+      chatWithUs: "Chat with us", greeting: "Hi! How can we help you today?", open: "Open chat", close: "Close chat", chat: "Chat", message: "Message", send: "Send",
+      placeholder: "Type a message", online: "online", connecting: "connecting…",
+      offline: "You are offline: messages will be sent when you are back.",
+      typing: "typing…", retry: "Not sent. Tap to retry",
+      pending: "sending", sent: "sent", delivered: "delivered", read: "read",
+      tooLong: "Message is too long ({n} characters at most).", today: "Today",
+      yesterday: "Yesterday", unread: "{n} unread messages", newMessage: "New message",
+      whatsapp: "Continue on WhatsApp", name: "Your name", email: "E-mail (optional)",
+      phone: "Phone (optional)", consent: "You may contact me by e-mail or phone",
+      start: "Start chat", prechat: "Tell us who you are, then write your message.",
+      offlineTitle: "We are away right now", offlineText: "Leave a message and your e-mail: we will answer as soon as we are back.",
+      emailRequired: "E-mail", leave: "Send message", thanks: "Thanks! We will get back to you by e-mail.",
+      closed: "This conversation was closed. Write again to start a new one.",
+      blocked: "This website may not use the chat.", older: "Loading earlier messages…",
+      agentOnline: "{name} is here to help", error: "Something went wrong. Please try again.",
+    },
+    ar: {
+      chatWithUs: "تحدث معنا", greeting: "مرحبًا! كيف يمكننا مساعدتك اليوم؟", open: "افتح الدردشة", close: "أغلق الدردشة", chat: "دردشة", message: "رسالة", send: "إرسال",
+      placeholder: "اكتب رسالة", online: "متصل", connecting: "جارٍ الاتصال…",
+      offline: "أنت غير متصل: سترسل الرسائل عند عودتك.",
+      typing: "يكتب…", retry: "لم تُرسل. اضغط لإعادة المحاولة",
+      pending: "جارٍ الإرسال", sent: "أُرسلت", delivered: "وصلت", read: "قُرئت",
+      tooLong: "الرسالة طويلة جدًا (الحد الأقصى {n} حرفًا).", today: "اليوم",
+      yesterday: "أمس", unread: "{n} رسائل غير مقروءة", newMessage: "رسالة جديدة",
+      whatsapp: "تابع على واتساب", name: "اسمك", email: "البريد الإلكتروني (اختياري)",
+      phone: "الهاتف (اختياري)", consent: "أوافق على التواصل معي بالبريد أو الهاتف",
+      start: "ابدأ الدردشة", prechat: "عرّفنا بنفسك ثم اكتب رسالتك.",
+      offlineTitle: "نحن غير متاحين الآن", offlineText: "اترك رسالة وبريدك الإلكتروني وسنرد عند عودتنا.",
+      emailRequired: "البريد الإلكتروني", leave: "أرسل الرسالة", thanks: "شكرًا! سنرد عليك بالبريد الإلكتروني.",
+      closed: "أُغلقت هذه المحادثة. اكتب مجددًا لبدء محادثة جديدة.",
+      blocked: "لا يُسمح لهذا الموقع باستخدام الدردشة.", older: "جارٍ تحميل الرسائل السابقة…",
+      agentOnline: "{name} هنا للمساعدة", error: "حدث خطأ. حاول مرة أخرى.",
+    },
+  };
+  const RTL = new Set(["ar"]);
+
+  const jitter = (ms, random) => Math.round(ms * (0.5 + random() / 2));
+
+  /* Messages typed but not yet acknowledged by the server, kept in storage so a reload or
+   * a dropped connection loses nothing. Sent one at a time, in order; the server
+   * deduplicates on client_id, so sending one twice is harmless.
+   * transmit(item) resolves to {ok, message} | {error} (rejected for good) |
+   * {retryAfter} (server asked to wait) | {offline} (no transport: wait for flush()) |
+   * anything else (network trouble: retry with backoff). */
   class MessageQueue {
-    constructor(send) { this.send = send; this.items = store.get("queue", []); this.timer = null; this.attempt = 0; }
-    add(message) { this.items.push(message); this.save(); this.process(); }
+    constructor({ transmit, storage, onAck = () => {}, onReject = () => {}, timers = globalThis, random = Math.random, baseDelay = 1000, maxDelay = 30000, maxAttempts = 8 }) {
+      Object.assign(this, { transmit, storage, onAck, onReject, timers, random, baseDelay, maxDelay, maxAttempts });
+      this.items = storage.get("queue", []);
+      this.attempt = 0;
+      this.timer = null;
+      this.busy = false;
+    }
+    add(text) {
+      const item = { client_id: newId(), text, created_at: new Date().toISOString(), attempts: 0 };
+      this.items.push(item);
+      this.save();
+      this.flush();
+      return item;
+    }
+    readd(item) { if (!this.has(item.client_id)) { this.items.push({ ...item, attempts: 0 }); this.save(); } this.flush(); }
+    has(clientId) { return this.items.some((m) => m.client_id === clientId); }
     remove(clientId) { this.items = this.items.filter((m) => m.client_id !== clientId); this.save(); }
-    clear() { this.items = []; this.save(); }
-    save() { store.set("queue", this.items); }
-    process() { for (const m of this.items) this.send(m); }
-    retry() {
-      clearTimeout(this.timer);
-      if (!this.items.length) { this.attempt = 0; return; }
-      const delay = Math.min(30000, 1000 * 2 ** this.attempt++) * (0.5 + Math.random() / 2);
-      this.timer = setTimeout(() => { this.process(); this.retry(); }, delay);
+    save() { this.storage.set("queue", this.items); }
+    async flush() {
+      if (this.busy) { this.again = true; return; }
+      this.busy = true;
+      this.timers.clearTimeout(this.timer);
+      this.timer = null;
+      try {
+        while (this.items.length) {
+          const item = this.items[0];
+          let result;
+          try { result = await this.transmit(item); } catch (e) { result = {}; }
+          if (result.ok) { this.remove(item.client_id); this.attempt = 0; this.onAck(item, result.message); continue; }
+          if (result.error) { this.remove(item.client_id); this.onReject(item, result.error); continue; }
+          if (result.offline) return;  // flush() runs again when a transport is back
+          item.attempts = (item.attempts || 0) + 1;
+          if (!result.retryAfter && item.attempts >= this.maxAttempts) {
+            this.remove(item.client_id);
+            this.onReject(item, null);  // shown as failed, "tap to retry" puts it back
+            continue;
+          }
+          this.save();
+          const delay = result.retryAfter || jitter(Math.min(this.maxDelay, this.baseDelay * 2 ** this.attempt++), this.random);
+          this.timer = this.timers.setTimeout(() => this.flush(), delay);
+          return;
+        }
+        this.attempt = 0;
+      } finally {
+        this.busy = false;
+        if (this.again && !this.timer) { this.again = false; this.flush(); }
+        this.again = false;
+      }
     }
   }
 
-  /* One WebSocket with reconnect (exponential backoff, jitter) and a heartbeat. */
+  /* One WebSocket with reconnect (exponential backoff, jitter), resume from the last
+   * message id seen, a heartbeat that detects dead connections, and an HTTP long-poll
+   * fallback when WebSockets are blocked (connections that die before the server says
+   * anything, while plain HTTP still works). Frames arrive through onFrame; status is
+   * "connecting" | "online" | "offline"; mode is "ws" | "http". */
   class WebSocketManager {
-    constructor(url) { this.url = url; this.ws = null; this.attempt = 0; this.handlers = []; this.statusHandlers = []; this.closed = false; }
+    constructor({ url, WebSocket: WS = globalThis.WebSocket, poll, lastId = () => 0, onFrame = () => {}, onStatus = () => {}, onClose = () => {}, isOnline = () => true, timers = globalThis, random = Math.random, now = Date.now, baseDelay = 500, maxDelay = 30000, heartbeat = 20000, deadAfter = 45000, fallbackAfter = 2, probeEvery = 60000 }) {
+      Object.assign(this, { url, WS, poll, lastId, onFrame, onStatus, onClose, isOnline, timers, random, now, baseDelay, maxDelay, heartbeat, deadAfter, fallbackAfter, probeEvery });
+      this.ws = null;
+      this.attempt = 0;
+      this.failures = 0;  // connections in a row that closed before any frame arrived
+      this.mode = "ws";
+      this.status = "connecting";
+      this.stopped = false;
+    }
+    get open() { return this.mode === "ws" && this.ws && this.ws.readyState === 1; }
     connect() {
-      this.closed = false;
-      const ws = new WebSocket(this.url());
+      this.stopped = false;
+      this.timers.clearTimeout(this.retryTimer);
+      const ws = new this.WS(this.url());
       this.ws = ws;
-      ws.onopen = () => { this.attempt = 0; this.status("online"); this.beat(); };
-      ws.onmessage = (e) => { this.lastSeen = Date.now(); let data; try { data = JSON.parse(e.data); } catch (err) { return; } this.handlers.forEach((h) => h(data)); };
-      ws.onclose = () => { clearInterval(this.heart); this.status("offline"); if (!this.closed) this.reconnect(); };
+      let heard = false;
+      ws.onopen = () => { this.send({ type: "resume", after: this.lastId() }); this.beat(); };
+      ws.onmessage = (e) => {
+        this.seen = this.now();
+        if (!heard) { heard = true; this.failures = 0; this.attempt = 0; this.setStatus("online"); }
+        let frame;
+        try { frame = JSON.parse(e.data); } catch (err) { return; }
+        this.onFrame(frame);
+      };
+      ws.onclose = (e) => {
+        this.timers.clearInterval(this.heart);
+        if (this.ws !== ws) return;
+        this.ws = null;
+        if (this.stopped) return;
+        this.setStatus("offline");
+        if (e && (e.code === 4401 || e.code === 4403)) { this.onClose(e.code); if (e.code === 4403) return; }
+        if (!heard && this.isOnline()) this.failures++;
+        if (this.failures >= this.fallbackAfter && this.poll) this.tryFallback();
+        else this.reconnect();
+      };
     }
     reconnect() {
-      const delay = Math.min(30000, 500 * 2 ** this.attempt++) * (0.5 + Math.random() / 2);
-      setTimeout(() => this.connect(), delay);
+      const delay = jitter(Math.min(this.maxDelay, this.baseDelay * 2 ** this.attempt++), this.random);
+      this.retryTimer = this.timers.setTimeout(() => this.connect(), delay);
     }
     beat() {
-      this.lastSeen = Date.now();
-      clearInterval(this.heart);
-      this.heart = setInterval(() => {
-        if (Date.now() - this.lastSeen > 45000) { this.ws.close(); return; }  // dead connection
+      this.seen = this.now();
+      this.timers.clearInterval(this.heart);
+      this.heart = this.timers.setInterval(() => {
+        if (this.now() - this.seen > this.deadAfter) { this.ws && this.ws.close(); return; }
         this.send({ type: "ping" });
-      }, 20000);
+      }, this.heartbeat);
     }
-    disconnect() { this.closed = true; if (this.ws) this.ws.close(); }
-    get open() { return this.ws && this.ws.readyState === WebSocket.OPEN; }
+    /* WebSockets keep failing: if a quick HTTP poll works, they are blocked on the way
+     * (proxy, firewall) and we switch to long-polling; if not, the server or network is
+     * down and we keep reconnecting. */
+    async tryFallback() {
+      try {
+        const data = await this.poll(this.lastId(), 0);
+        if (this.stopped) return;
+        this.mode = "http";
+        this.setStatus("online");
+        this.deliver(data);
+        this.probedAt = this.now();
+        this.pollLoop();
+      } catch (e) {
+        this.reconnect();
+      }
+    }
+    async pollLoop() {
+      while (this.mode === "http" && !this.stopped) {
+        try {
+          this.deliver(await this.poll(this.lastId()));
+          this.attempt = 0;
+          this.setStatus("online");
+        } catch (e) {
+          this.setStatus("offline");
+          await new Promise((r) => this.timers.setTimeout(r, jitter(Math.min(this.maxDelay, this.baseDelay * 2 ** this.attempt++), this.random)));
+        }
+        if (this.now() - this.probedAt > this.probeEvery) this.probe();
+      }
+    }
+    /* Now and then, in HTTP mode, see whether WebSockets work again. */
+    probe() {
+      this.probedAt = this.now();
+      const ws = new this.WS(this.url());
+      ws.onmessage = () => {
+        if (this.mode !== "http" || this.stopped) { ws.close(); return; }
+        ws.onmessage = null;
+        ws.onclose = null;
+        this.mode = "ws";
+        this.failures = 0;
+        this.ws = null;
+        this.connectWith(ws);
+      };
+      ws.onopen = () => ws.send(JSON.stringify({ type: "ping" }));
+      ws.onclose = () => {};
+    }
+    connectWith(ws) {
+      // Re-run the normal wiring on an already open socket.
+      const WS = this.WS;
+      this.WS = function () { return ws; };
+      this.connect();
+      this.WS = WS;
+      ws.onopen();
+    }
+    deliver(data) {
+      if (data.messages && data.messages.length) this.onFrame({ type: "history", messages: data.messages });
+      for (const e of data.events || []) this.onFrame({ type: "event", ...e });
+    }
+    drop() { if (this.ws) this.ws.close(); }
+    wake() {
+      if (this.stopped || this.ws || this.mode !== "ws") return;
+      this.attempt = 0;
+      this.timers.clearTimeout(this.retryTimer);
+      this.connect();
+    }
     send(data) { if (this.open) { this.ws.send(JSON.stringify(data)); return true; } return false; }
-    onMessage(fn) { this.handlers.push(fn); }
-    onStatusChange(fn) { this.statusHandlers.push(fn); }
-    status(s) { this.statusHandlers.forEach((h) => h(s)); }
+    setStatus(s) { if (s !== this.status) { this.status = s; this.onStatus(s, this.mode); } }
+    disconnect() { this.stopped = true; this.timers.clearTimeout(this.retryTimer); this.timers.clearInterval(this.heart); if (this.ws) this.ws.close(); }
   }
+
+  function newId() {
+    return globalThis.crypto && crypto.randomUUID ? crypto.randomUUID() : Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+
+  if (typeof window === "undefined") {
+    module.exports = { MessageQueue, WebSocketManager, STRINGS };
+    return;
+  }
+  if (window.WaChat) return;
+
+  const script = document.currentScript;
+  const data = (script && script.dataset) || {};
+  const SERVER = (data.server || (script ? new URL(script.src, location.href).origin : location.origin)).replace(/\/$/, "");
+  const store = {
+    get: (k, d) => { try { return JSON.parse(localStorage.getItem("wachat:" + k)) ?? d; } catch (e) { return d; } },
+    set: (k, v) => { try { localStorage.setItem("wachat:" + k, JSON.stringify(v)); } catch (e) { /* private mode: memory only */ } },
+  };
+  const URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
+  const h = (tag, attrs = {}, ...children) => {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (k === "text") el.textContent = v;
+      else if (k.startsWith("on")) el[k] = v;
+      else if (v !== false && v != null) el.setAttribute(k, v === true ? "" : v);
+    }
+    el.append(...children);
+    return el;
+  };
 
   const CSS = `
     :host { all: initial; }
-    * { box-sizing: border-box; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
-    .launcher { position: fixed; right: 20px; bottom: 20px; width: 60px; height: 60px; border-radius: 50%; border: 0; background: #25d366; color: #fff; cursor: pointer; box-shadow: 0 4px 12px rgba(0,0,0,.25); font-size: 28px; z-index: 2147483000; }
-    .badge { position: absolute; top: -4px; right: -4px; background: #e53935; color: #fff; border-radius: 10px; min-width: 20px; padding: 1px 5px; font-size: 12px; }
-    .badge[hidden] { display: none; }
-    .panel { position: fixed; right: 20px; bottom: 92px; width: 360px; height: 520px; max-height: calc(100vh - 110px); background: #efeae2; border-radius: 12px; box-shadow: 0 8px 28px rgba(0,0,0,.3); display: flex; flex-direction: column; overflow: hidden; z-index: 2147483000; }
-    .panel[hidden] { display: none; }
-    header { background: #075e54; color: #fff; padding: 12px 14px; display: flex; align-items: center; gap: 10px; }
-    header h2 { font-size: 16px; margin: 0; flex: 1; }
-    header small { display: block; font-size: 12px; opacity: .85; font-weight: normal; }
-    header button { background: none; border: 0; color: #fff; font-size: 20px; cursor: pointer; }
-    .log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 6px; }
-    .msg { max-width: 80%; padding: 6px 9px 4px; border-radius: 8px; font-size: 14px; line-height: 1.35; white-space: pre-wrap; word-wrap: break-word; box-shadow: 0 1px 1px rgba(0,0,0,.12); color: #111b21; }
+    * { box-sizing: border-box; font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans Arabic", sans-serif, "Apple Color Emoji", "Segoe UI Emoji", "Noto Color Emoji"; }
+    [hidden] { display: none !important; }
+    .launcher { position: fixed; right: 20px; bottom: 20px; width: 60px; height: 60px; border-radius: 50%; border: 0; background: var(--wc-launch); color: #fff; cursor: pointer; box-shadow: 0 4px 12px rgba(0,0,0,.25); z-index: 2147483000; display: grid; place-items: center; padding: 0; }
+    .left .launcher { right: auto; left: 20px; }
+    .launcher svg { width: 30px; height: 30px; fill: currentColor; }
+    .badge { position: absolute; top: -4px; right: -4px; background: #d32f2f; color: #fff; border-radius: 10px; min-width: 20px; padding: 1px 5px; font: 600 12px/18px system-ui, sans-serif; }
+    .panel { position: fixed; right: 20px; bottom: 92px; width: 370px; height: 560px; max-height: calc(100vh - 110px); background: #efeae2; border-radius: 12px; box-shadow: 0 8px 28px rgba(0,0,0,.3); display: flex; flex-direction: column; overflow: hidden; z-index: 2147483000; color: #111b21; font-size: 14px; }
+    .left .panel { right: auto; left: 20px; }
+    .head { background: var(--wc-primary); color: #fff; padding: 10px 12px; display: flex; align-items: center; gap: 10px; }
+    .avatar { width: 38px; height: 38px; border-radius: 50%; background: #dfe5e7; color: #075e54; display: grid; place-items: center; font-weight: 700; flex: none; }
+    .who { flex: 1; min-width: 0; }
+    h2 { font-size: 16px; margin: 0; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+    .state { display: block; font-size: 12px; }
+    .head button, .head a { background: none; border: 0; color: #fff; font-size: 22px; line-height: 1; cursor: pointer; padding: 6px; border-radius: 6px; text-decoration: none; }
+    .head a svg { width: 22px; height: 22px; fill: currentColor; display: block; }
+    :focus-visible { outline: 3px solid #ffbf47; outline-offset: 1px; }
+    .notice { font-size: 13px; text-align: center; padding: 6px; background: #fff3c4; color: #5d4200; }
+    .notice:empty { display: none; }
+    .log { flex: 1; overflow-y: auto; padding: 10px 12px; display: flex; flex-direction: column; gap: 4px; overscroll-behavior: contain; }
+    .day { align-self: center; background: #fff; color: #3b4a54; font-size: 12px; padding: 3px 10px; border-radius: 7px; margin: 6px 0; box-shadow: 0 1px 1px rgba(0,0,0,.1); }
+    .msg { max-width: 82%; padding: 6px 8px 4px; border-radius: 8px; line-height: 1.4; white-space: pre-wrap; overflow-wrap: anywhere; box-shadow: 0 1px 1px rgba(0,0,0,.12); }
+    .msg a { color: #0b57a4; }
     .visitor { align-self: flex-end; background: #d9fdd3; }
     .agent { align-self: flex-start; background: #fff; }
     .system { align-self: center; background: #fff3c4; font-size: 12px; }
-    .meta { font-size: 11px; color: #54656f; text-align: right; margin-top: 2px; }
-    .tick.read { color: #027eb5; }
-    .failed { color: #c62828; cursor: pointer; }
-    form { display: flex; gap: 6px; padding: 8px; background: #f0f2f5; }
-    textarea { flex: 1; resize: none; border: 0; border-radius: 18px; padding: 9px 12px; font-size: 14px; height: 38px; }
-    form button { border: 0; border-radius: 50%; width: 38px; height: 38px; background: #075e54; color: #fff; cursor: pointer; }
-    .notice { font-size: 12px; text-align: center; padding: 4px; background: #fff3c4; color: #5d4200; }
-    .notice:empty { display: none; }
-    @media (max-width: 480px) { .panel { right: 0; bottom: 0; width: 100vw; height: 100vh; max-height: none; border-radius: 0; } }
-    @media (prefers-reduced-motion: no-preference) { .panel { transition: opacity .15s; } }
+    .from { font-size: 12px; font-weight: 600; color: #075e54; }
+    .meta { font-size: 11px; color: #54656f; text-align: end; margin-top: 2px; white-space: nowrap; }
+    .tick { margin-inline-start: 4px; }
+    .tick.read { color: #0b6fa4; }
+    button.tick { background: none; border: 0; padding: 0; font: inherit; color: #b71c1c; cursor: pointer; text-decoration: underline; }
+    .typing { font-size: 12px; color: #3b4a54; padding: 0 14px 4px; min-height: 18px; }
+    form { padding: 8px; background: #f0f2f5; }
+    .composer { display: flex; gap: 6px; align-items: flex-end; }
+    textarea, input { flex: 1; border: 1px solid #8696a0; border-radius: 18px; padding: 9px 12px; font-size: 15px; color: #111b21; background: #fff; }
+    textarea { resize: none; height: 40px; max-height: 120px; }
+    .composer button { border: 0; border-radius: 50%; width: 40px; height: 40px; flex: none; background: var(--wc-primary); color: #fff; cursor: pointer; font-size: 18px; }
+    .card { margin: 12px; padding: 14px; background: #fff; border-radius: 10px; display: flex; flex-direction: column; gap: 8px; }
+    .card h3 { margin: 0; font-size: 15px; }
+    .card p { margin: 0; }
+    .card label { font-size: 13px; display: flex; flex-direction: column; gap: 3px; }
+    .card label.check { flex-direction: row; align-items: center; gap: 6px; }
+    .card input, .card textarea { border-radius: 6px; flex: none; }
+    .card textarea { height: 80px; }
+    .card button { border: 0; border-radius: 6px; padding: 10px; background: var(--wc-primary); color: #fff; font-size: 14px; cursor: pointer; }
+    .older { align-self: center; font-size: 12px; color: #3b4a54; }
+    .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+    @media (max-width: 480px) {
+      .panel, .left .panel { inset: 0; width: 100%; height: 100%; height: 100dvh; max-height: none; border-radius: 0; }
+      .open .launcher { display: none; }
+    }
+    @media (prefers-reduced-motion: no-preference) {
+      .panel { animation: pop .18s ease-out; }
+      @keyframes pop { from { opacity: 0; transform: translateY(12px); } }
+    }
   `;
+  const ICON = '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="M12 2a10 10 0 0 0-8.6 15.1L2 22l5-1.3A10 10 0 1 0 12 2zm0 18.2a8.2 8.2 0 0 1-4.2-1.1l-.3-.2-3 .8.8-2.9-.2-.3A8.2 8.2 0 1 1 12 20.2z"/></svg>';
 
   class WhatsAppChatWidget {
-    constructor(config) {
-      this.config = { title: "Chat with us", ...config };
-      this.messages = new Map();  // id or client_id -> message
-      this.lastId = 0;
-      this.unread = 0;
+    constructor() {
+      this.config = { title: "", color: "#075e54", launcher_color: "#1a7f4b", position: data.position || "right", language: data.lang || "en", prechat_fields: [], offline: false };
+      this.locale = store.get("locale", null) || data.lang || "en";
+      this.messages = new Map();  // "c:<client_id>" or "i:<id>" -> message
+      this.order = [];
       this.listeners = {};
+      this.lastId = 0;
+      this.seenId = store.get("seen", 0);
+      this.unread = 0;
+      this.hasOlder = false;
+      this.state = { profile: { name: "" }, conversation: null };
+    }
+
+    t(key, vars = {}) {
+      const s = (STRINGS[this.locale] || STRINGS.en)[key] || STRINGS.en[key] || key;
+      return s.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "");
     }
 
     async init() {
       this.render();
-      this.queue = new MessageQueue((m) => this.transmit(m));
-      this.socket = new WebSocketManager(() => `${SERVER.replace(/^http/, "ws")}/ws/widget/?token=${encodeURIComponent(this.token)}`);
-      this.socket.onMessage((frame) => this.onFrame(frame));
-      this.socket.onStatusChange((s) => this.updateConnectionStatus(s));
-      for (const m of this.queue.items) this.receiveMessage({ ...m, status: "pending", sender_type: "visitor" });
-      await this.startSession();
+      this.queue = new MessageQueue({
+        transmit: (m) => this.transmit(m), storage: store,
+        onAck: (item, message) => this.receive(message),
+        onReject: (item, detail) => this.markFailed(item, detail),
+      });
+      for (const m of this.queue.items) this.receive({ client_id: m.client_id, content: m.text, sender_type: "visitor", status: "pending", created_at: m.created_at });
+      this.socket = new WebSocketManager({
+        url: () => `${SERVER.replace(/^http/, "ws")}/ws/widget/?token=${encodeURIComponent(this.token)}`,
+        poll: (after, wait) => this.api(`/poll?after=${after}${wait === 0 ? "&wait=0" : ""}`),
+        lastId: () => this.lastId,
+        onFrame: (f) => this.onFrame(f),
+        onStatus: (s, mode) => this.onStatus(s, mode),
+        onClose: (code) => this.onRefused(code),
+        isOnline: () => navigator.onLine !== false,
+      });
+      // The browser knows before a heartbeat would: drop the socket when the network goes,
+      // reconnect at once when it is back.
+      addEventListener("offline", () => this.socket.drop());
+      addEventListener("online", () => { this.socket.wake(); this.queue.flush(); });
+      document.addEventListener("visibilitychange", () => { if (!document.hidden && this.isOpen) this.markSeen(); });
+      // The server may be unreachable at page load: keep trying, unless it refused us.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await Promise.all([this.loadConfig(), this.startSession()]);
+          break;
+        } catch (e) {
+          if (e.status === 403) { this.notice(this.t("blocked"), true); return; }
+          this.onStatus("offline", "ws");
+          await new Promise((r) => setTimeout(r, jitter(Math.min(30000, 1000 * 2 ** attempt), Math.random)));
+        }
+      }
+      this.notice("");
       this.socket.connect();
     }
 
-    async startSession() {
-      const params = new URLSearchParams(location.search);
-      const res = await fetch(`${SERVER}/api/widget/session`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({
-          token: store.get("token", null), referrer: document.referrer || null,
-          utm_source: params.get("utm_source"), utm_medium: params.get("utm_medium"), utm_campaign: params.get("utm_campaign"),
-        }),
+    async api(path, body) {
+      const res = await fetch(SERVER + "/api/widget" + path, {
+        method: body ? "POST" : "GET",
+        headers: { ...(body ? { "Content-Type": "application/json" } : {}), ...(this.token ? { "X-WaChat-Token": this.token } : {}) },
+        body: body && JSON.stringify(body),
       });
-      const data = await res.json();
-      this.token = data.token;
-      store.set("token", data.token);
+      let json = {};
+      try { json = await res.json(); } catch (e) { /* empty or not JSON */ }
+      if (res.status === 401 && this.token) { await this.startSession(true); }
+      if (!res.ok) { const err = new Error(json.detail || res.statusText); Object.assign(err, { status: res.status, retryAfter: json.retry_after }); throw err; }
+      return json;
     }
 
+    async loadConfig() {
+      try { this.applyConfig(await this.api("/config")); } catch (e) { /* keep the defaults */ }
+    }
+
+    applyConfig(c) {
+      this.config = { ...this.config, ...c };
+      if (!store.get("locale", null) && !data.lang) this.locale = c.language || "en";
+      this.host.style.setProperty("--wc-primary", this.config.color);
+      this.host.style.setProperty("--wc-launch", this.config.launcher_color);
+      this.root.classList.toggle("left", this.config.position === "left");
+      this.applyLocale();
+      this.showView();
+    }
+
+    async startSession(fresh) {
+      const params = new URLSearchParams(location.search);
+      const state = await this.api("/session", {
+        token: fresh ? null : store.get("token", null), referrer: document.referrer || null,
+        utm_source: params.get("utm_source"), utm_medium: params.get("utm_medium"), utm_campaign: params.get("utm_campaign"),
+      });
+      this.token = state.token;
+      store.set("token", state.token);
+      this.setState(state);
+    }
+
+    setState(state) {
+      this.state = { ...this.state, ...state };
+      this.updateHeader();
+      this.showView();
+    }
+
+    /* ---------- DOM ---------- */
     render() {
-      const host = document.createElement("div");
+      // A custom element name (host `div {}` rules miss it) with inline !important
+      // resets: hostile page CSS cannot hide, move or restyle the widget.
+      const host = document.createElement("wachat-widget");
       host.id = "wachat-widget";
-      const root = host.attachShadow({ mode: "open" });
-      root.innerHTML = `<style>${CSS}</style>
-        <button class="launcher" type="button" aria-label="Open chat" aria-expanded="false">💬<span class="badge" hidden></span></button>
-        <section class="panel" role="dialog" aria-label="Chat" hidden>
-          <header><h2><span class="title"></span><small class="state">connecting…</small></h2>
-            <button type="button" class="close" aria-label="Close chat">×</button></header>
-          <div class="notice" role="status"></div>
-          <div class="log" role="log" aria-live="polite"></div>
-          <form><label hidden for="wachat-text">Message</label>
-            <textarea id="wachat-text" maxlength="4096" placeholder="Type a message" aria-label="Message"></textarea>
-            <button type="submit" aria-label="Send">➤</button></form>
-        </section>`;
-      this.el = (sel) => root.querySelector(sel);
-      this.el(".title").textContent = this.config.title;
-      this.el(".launcher").onclick = () => this.toggle();
-      this.el(".close").onclick = () => this.closeChat();
-      this.el("form").onsubmit = (e) => { e.preventDefault(); this.sendMessage(this.el("textarea").value); };
-      this.el("textarea").onkeydown = (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); this.sendMessage(e.target.value); } };
+      host.style.cssText = "all:initial!important;display:block!important;position:static!important;transform:none!important;filter:none!important;opacity:1!important;visibility:visible!important;contain:none!important";
+      host.style.setProperty("--wc-primary", this.config.color);
+      host.style.setProperty("--wc-launch", this.config.launcher_color);
+      const shadow = host.attachShadow({ mode: "open" });
+      const root = h("div", { class: "wc" + (this.config.position === "left" ? " left" : "") });
+      const el = this.el = {};
+      el.launcher = h("button", { class: "launcher", type: "button", "aria-expanded": "false", onclick: () => this.toggle() });
+      el.launcher.innerHTML = ICON;  // a constant, never user content
+      el.badge = h("span", { class: "badge", hidden: true });
+      el.launcher.append(el.badge);
+      el.title = h("h2", { id: "wc-title" });
+      el.state = h("span", { class: "state" });
+      el.avatar = h("span", { class: "avatar", "aria-hidden": "true" });
+      el.wa = h("a", { class: "wa", target: "_blank", rel: "noopener noreferrer", hidden: true });
+      el.wa.innerHTML = ICON;  // a constant
+      el.close = h("button", { type: "button", class: "close", onclick: () => this.close() }, "×");
+      el.notice = h("div", { class: "notice", role: "alert" });
+      el.log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-labelledby": "wc-title", tabindex: "0" });
+      el.log.onscroll = () => { if (el.log.scrollTop < 40) this.loadOlder(); };
+      el.typing = h("div", { class: "typing", "aria-live": "polite" });
+      el.text = h("textarea", { id: "wc-text", rows: "1", maxlength: "4096" });
+      el.text.onkeydown = (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); this.submit(); } };
+      el.text.oninput = () => this.sendTyping();
+      el.send = h("button", { type: "submit" }, "➤");
+      el.textLabel = h("label", { for: "wc-text", class: "sr" });
+      el.composer = h("form", { onsubmit: (e) => { e.preventDefault(); this.submit(); } }, h("div", { class: "composer" }, el.textLabel, el.text, el.send));
+      el.forms = h("div");
+      el.panel = h("section", { class: "panel", role: "dialog", "aria-labelledby": "wc-title", hidden: true },
+        h("div", { class: "head" }, el.avatar, h("div", { class: "who" }, el.title, el.state), el.wa, el.close),
+        el.notice, el.forms, el.log, el.typing, el.composer);
+      el.panel.onkeydown = (e) => { if (e.key === "Escape") this.close(); };
+      root.append(el.launcher, el.panel);
+      shadow.append(h("style", { text: CSS }), root);
+      this.host = host;
+      this.root = root;
+      this.applyLocale();
+      this.updateHeader();
       document.body.appendChild(host);
     }
 
-    toggle() { this.el(".panel").hidden ? this.openChat() : this.closeChat(); }
-    openChat() {
-      this.el(".panel").hidden = false;
-      this.el(".launcher").setAttribute("aria-expanded", "true");
-      this.setUnread(0);
-      this.el("textarea").focus();
+    applyLocale() {
+      const el = this.el;
+      el.panel.setAttribute("dir", RTL.has(this.locale) ? "rtl" : "ltr");
+      el.panel.setAttribute("lang", this.locale);
+      el.launcher.setAttribute("aria-label", this.t("open"));
+      el.close.setAttribute("aria-label", this.t("close"));
+      el.send.setAttribute("aria-label", this.t("send"));
+      el.text.placeholder = this.t("placeholder");
+      el.textLabel.textContent = this.t("message");
+      el.wa.setAttribute("aria-label", this.t("whatsapp"));
+      el.wa.title = this.t("whatsapp");
+      this.updateHeader();
+      this.showView();
+      for (const m of this.messages.values()) if (m.node) this.fill(m);
+      this.layout();
+    }
+
+    updateHeader() {
+      const el = this.el, c = this.state.conversation;
+      const title = this.config.title || data.title || this.t("chatWithUs");
+      el.title.textContent = title;
+      el.avatar.textContent = title.trim().charAt(0).toUpperCase();
+      const agent = c && c.agent_name;
+      el.state.textContent = this.socket && this.socket.status === "offline" ? this.t("offline")
+        : this.socket && this.socket.status === "online" ? (agent ? this.t("agentOnline", { name: agent }) : this.config.subtitle || this.t("online"))
+          : this.t("connecting");
+      const number = this.config.whatsapp_number;
+      el.wa.hidden = !number;
+      if (number) el.wa.href = `https://wa.me/${encodeURIComponent(number)}?text=${encodeURIComponent(c ? `Hi! About my chat ${c.code}` : "Hi!")}`;
+    }
+
+    /* Which card above the log: the pre-chat form, the offline form, or none. */
+    showView() {
+      const el = this.el, c = this.config, hasChat = this.order.length > 0 || (this.state.conversation && this.state.conversation.status !== "closed");
+      let view = "chat";
+      if (!hasChat && c.offline && !this.offlineSent) view = "offline";
+      else if (!hasChat && c.prechat_fields.length && !this.state.profile.name) view = "prechat";
+      const key = view + (this.order.length ? "+" : "");
+      if (key === this.viewKey) return;
+      this.view = view;
+      this.viewKey = key;
+      el.forms.replaceChildren();
+      el.composer.hidden = view !== "chat";
+      if (view !== "chat") el.forms.append(view === "offline" ? this.offlineForm() : this.prechatForm());
+      else if (!this.order.length) el.forms.append(h("div", { class: "card greeting" }, h("p", { text: c.greeting || this.t("greeting") })));
+    }
+
+    field(name, label, type = "text", required = false) {
+      const input = type === "textarea" ? h("textarea", { name, required }) : h("input", { name, type, required, autocomplete: { name: "name", email: "email", phone: "tel" }[name] || "off" });
+      return h("label", {}, label, input);
+    }
+
+    prechatForm() {
+      const f = this.config.prechat_fields;
+      const form = h("form", { class: "card", "aria-labelledby": "wc-pre" },
+        h("p", { id: "wc-pre", text: this.t("prechat") }),
+        this.field("name", this.t("name"), "text", true),
+        f.includes("email") ? this.field("email", this.t("email"), "email") : "",
+        f.includes("phone") ? this.field("phone", this.t("phone"), "tel") : "",
+        f.includes("email") || f.includes("phone") ? h("label", { class: "check" }, h("input", { type: "checkbox", name: "consent" }), this.t("consent")) : "",
+        h("button", { type: "submit" }, this.t("start")));
+      form.onsubmit = async (e) => {
+        e.preventDefault();
+        const v = Object.fromEntries(new FormData(form));
+        try {
+          this.setState(await this.api("/profile", { name: v.name || "", email: v.email || "", phone: v.phone || "", consent: v.consent === "on" }));
+          this.el.text.focus();
+        } catch (err) { this.notice(err.message); }
+      };
+      return form;
+    }
+
+    offlineForm() {
+      const form = h("form", { class: "card", "aria-labelledby": "wc-off" },
+        h("h3", { id: "wc-off", text: this.t("offlineTitle") }), h("p", { text: this.t("offlineText") }),
+        this.field("name", this.t("name"), "text", true), this.field("email", this.t("emailRequired"), "email", true),
+        this.field("text", this.t("message"), "textarea", true), h("button", { type: "submit" }, this.t("leave")));
+      form.onsubmit = async (e) => {
+        e.preventDefault();
+        const v = Object.fromEntries(new FormData(form));
+        try {
+          const message = await this.api("/offline", { name: v.name, email: v.email, text: v.text, client_id: newId() });
+          this.offlineSent = true;
+          this.receive(message);
+          this.notice(this.t("thanks"));
+          this.el.text.focus();
+        } catch (err) { this.notice(err.message); }
+      };
+      return form;
+    }
+
+    /* ---------- open / close / unread ---------- */
+    get isOpen() { return !this.el.panel.hidden; }
+    toggle() { this.isOpen ? this.close() : this.open(); }
+    open() {
+      if (this.isOpen) return;
+      this.el.panel.hidden = false;
+      this.root.classList.add("open");
+      this.el.launcher.setAttribute("aria-expanded", "true");
+      this.markSeen();
+      this.scrollDown();
+      const first = this.el.forms.querySelector("input, textarea");
+      (this.view === "chat" ? this.el.text : first || this.el.close).focus();
       this.emit("open");
     }
-    closeChat() {
-      this.el(".panel").hidden = true;
-      this.el(".launcher").setAttribute("aria-expanded", "false");
-      this.el(".launcher").focus();
+    close() {
+      if (!this.isOpen) return;
+      this.el.panel.hidden = true;
+      this.root.classList.remove("open");
+      this.el.launcher.setAttribute("aria-expanded", "false");
+      this.el.launcher.focus();
       this.emit("close");
     }
-    setUnread(n) {
+    markSeen() {
+      if (this.lastId > this.seenId) { this.seenId = this.lastId; store.set("seen", this.seenId); }
+      this.countUnread();
+    }
+    countUnread() {
+      let n = 0;
+      for (const m of this.order) if (m.id && m.id > this.seenId && m.sender_type === "agent") n++;
+      if (n === this.unread) return;
       this.unread = n;
-      const badge = this.el(".badge");
-      badge.hidden = !n;
-      badge.textContent = String(n);
+      this.el.badge.hidden = !n;
+      this.el.badge.textContent = String(n);
+      this.el.launcher.setAttribute("aria-label", n ? `${this.t("open")}, ${this.t("unread", { n })}` : this.t("open"));
+      this.flashTitle();
       this.emit("unread", n);
     }
+    /* Alternate the page title while messages are unread and the page or chat is not looked at. */
+    flashTitle() {
+      clearInterval(this.flash);
+      if (this.baseTitle != null) { document.title = this.baseTitle; this.baseTitle = null; }
+      if (!this.unread) return;
+      this.baseTitle = document.title;
+      let on = false;
+      this.flash = setInterval(() => {
+        if (!this.unread) return this.flashTitle();
+        on = !on;
+        document.title = on ? `(${this.unread}) ${this.t("newMessage")}` : this.baseTitle;
+      }, 1500);
+    }
 
-    sendMessage(text) {
-      text = text.trim();
+    /* ---------- messages ---------- */
+    submit() {
+      const text = this.el.text.value.trim();
       if (!text) return;
-      if (text.length > 4096) { this.notice("Message is too long (4096 characters at most)."); return; }
-      this.el("textarea").value = "";
-      const message = { client_id: newId(), text, content: text, sender_type: "visitor", status: "pending", created_at: new Date().toISOString() };
-      this.receiveMessage(message);
-      this.queue.add({ client_id: message.client_id, text, created_at: message.created_at });
+      const max = this.config.max_chars || 4096;
+      if (text.length > max) { this.notice(this.t("tooLong", { n: max })); return; }
+      this.el.text.value = "";
+      this.sendTyping(false);
+      const item = this.queue.add(text);
+      this.receive({ client_id: item.client_id, content: text, sender_type: "visitor", status: "pending", created_at: item.created_at });
     }
 
-    transmit(m) {
-      if (this.socket.send({ type: "message", client_id: m.client_id, text: m.text })) return;
-      if (!this.token) return;
-      // No WebSocket: the same call over HTTP.
-      fetch(`${SERVER}/api/widget/messages`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-WaChat-Token": this.token },
-        body: JSON.stringify({ client_id: m.client_id, text: m.text }),
-      }).then(async (res) => {
-        const data = await res.json();
-        if (res.ok) this.acknowledge(m.client_id, data);
-        else if (res.status < 500) this.reject(m.client_id, data.detail);
-      }).catch(() => this.queue.retry());
-    }
-
-    acknowledge(clientId, message) { this.queue.remove(clientId); this.receiveMessage(message); }
-    reject(clientId, detail) {
-      this.queue.remove(clientId);
-      const m = this.messages.get(clientId);
-      if (m) this.receiveMessage({ ...m, status: "failed", error: { reason: detail } });
-      this.notice(detail);
-    }
-
-    onFrame(frame) {
-      if (frame.type === "history") { frame.messages.forEach((m) => this.receiveMessage(m)); this.queue.process(); }
-      else if (frame.type === "ack") this.acknowledge(frame.client_id, frame.message);
-      else if (frame.type === "error" && frame.client_id) this.reject(frame.client_id, frame.detail);
-      else if (frame.type === "event" && frame.message) this.receiveMessage(frame.message, frame.event === "message.created");
-    }
-
-    receiveMessage(message, isNew = false) {
-      const key = message.client_id || String(message.id);
-      const known = this.messages.get(key) || (message.id && this.messages.get(String(message.id)));
-      const merged = { ...(known || {}), ...message };
-      this.messages.set(key, merged);
-      if (message.id) { this.messages.set(String(message.id), merged); this.lastId = Math.max(this.lastId, message.id); }
-      this.draw(merged, known);
-      if (isNew && !known && message.sender_type !== "visitor") {
-        if (this.el(".panel").hidden) this.setUnread(this.unread + 1);
-        this.emit("message", message);
+    async transmit(item) {
+      const socket = this.socket;
+      if (!this.token || !socket || (!socket.open && socket.mode !== "http")) return { offline: true };
+      if (socket.open) {
+        return new Promise((resolve) => {
+          this.waiting = { client_id: item.client_id, resolve };
+          socket.send({ type: "message", client_id: item.client_id, text: item.text });
+          setTimeout(() => resolve({}), 10000);  // no answer: retry (the server dedupes)
+        });
+      }
+      try {
+        return { ok: true, message: await this.api("/messages", { client_id: item.client_id, text: item.text }) };
+      } catch (err) {
+        return this.failure(err.status, err.message, err.retryAfter);
       }
     }
 
-    draw(m, known) {
-      const log = this.el(".log");
-      let node = known && known.node;
-      if (!node) {
-        node = document.createElement("div");
-        const body = document.createElement("div");
-        body.className = "body";
-        const meta = document.createElement("div");
-        meta.className = "meta";
-        node.append(body, meta);
-        log.append(node);
+    failure(status, detail, retryAfter) {
+      if (status === 429) { this.notice(detail); return { retryAfter: (retryAfter || 5) * 1000 }; }
+      if (status >= 400 && status < 500 && status !== 401) return { error: detail || this.t("error") };
+      return {};
+    }
+
+    markFailed(item, detail) {
+      const m = this.messages.get("c:" + item.client_id);
+      if (m) this.receive({ ...m, status: "failed", error: { reason: detail } });
+      if (detail) this.notice(detail);
+    }
+
+    async retry(m) {
+      if (m.id) {
+        // Stored but not delivered: the server puts the same message back in its outbox.
+        try {
+          const fresh = await this.api(`/messages/${m.id}/retry`, {});
+          m.status = fresh.status;
+          m.error = null;
+          this.fill(m);
+        } catch (err) { this.notice(err.message); }
+      } else {
+        m.status = "pending";
+        m.error = null;
+        this.fill(m);
+        this.queue.readd({ client_id: m.client_id, text: m.content, created_at: m.created_at });
       }
-      m.node = node;
-      node.className = "msg " + m.sender_type;
-      node.dataset.status = m.status;
-      node.querySelector(".body").textContent = m.content || m.text || "";
-      const time = new Date(m.created_at || Date.now()).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-      const meta = node.querySelector(".meta");
-      meta.textContent = time + " ";
+    }
+
+    onFrame(f) {
+      if (f.type === "history") {
+        f.messages.forEach((m) => this.receive(m, true));
+        this.layout();
+        if (!this.historyLoaded) { this.historyLoaded = true; this.hasOlder = f.messages.length >= 50; this.layout(); this.scrollDown(); }
+        if (this.isOpen && !document.hidden) this.markSeen(); else this.countUnread();
+        this.showView();
+        if (f.messages.length >= 200) this.socket.send({ type: "resume", after: this.lastId });
+        this.queue.flush();
+      } else if (f.type === "ack" || (f.type === "error" && f.client_id)) {
+        const w = this.waiting;
+        if (!w || w.client_id !== f.client_id) return;
+        this.waiting = null;
+        if (f.type === "ack") w.resolve({ ok: true, message: f.message });
+        else w.resolve(f.code === "rate_limited" ? this.failure(429, f.detail, f.retry_after) : { error: f.detail });
+      } else if (f.type === "event") {
+        if (f.message) this.receive(f.message);
+        if (f.conversation) this.setState({ conversation: f.conversation });
+        if (f.event === "typing" && f.sender_type === "agent") this.showTyping(f.typing !== false);
+      }
+    }
+
+    onStatus(status, mode) {
+      this.root.dataset.status = status;
+      this.root.dataset.mode = mode;
+      this.updateHeader();
+      if (status !== "online" && this.waiting) { this.waiting.resolve({ offline: true }); this.waiting = null; }
+      if (status === "online") { this.notice(""); this.queue.flush(); }
+    }
+
+    onRefused(code) {
+      if (code === 4403) this.notice(this.t("blocked"));
+      else this.startSession(true).catch(() => {});
+    }
+
+    receive(message, batch = false) {
+      const byId = message.id && this.messages.get("i:" + message.id);
+      const byClient = message.client_id && this.messages.get("c:" + message.client_id);
+      const known = byId || byClient;
+      const m = known ? Object.assign(known, message, known.status && message.status && known.status !== "failed" && RANK[known.status] > RANK[message.status] ? { status: known.status } : {}) : { ...message };
+      if (m.client_id) this.messages.set("c:" + m.client_id, m);
+      if (m.id) {
+        this.messages.set("i:" + m.id, m);
+        this.lastId = Math.max(this.lastId, m.id);
+      }
+      if (!known) {
+        this.order.push(m);
+        if (m.sender_type === "agent" && !batch) { this.showTyping(false); this.emit("message", publicMessage(m)); }
+      }
+      this.fill(m);
+      if (!batch) {
+        if (!known) this.layout();
+        if (this.isOpen && !document.hidden) this.markSeen(); else this.countUnread();
+        if (!known) this.scrollDown();
+        this.showView();
+      }
+    }
+
+    fill(m) {
+      const node = m.node || (m.node = h("div", {}, h("div", { class: "body" }), h("div", { class: "meta" })));
+      node.className = "msg " + (m.sender_type || "system");
+      node.dataset.status = m.status || "";
+      if (m.id) node.dataset.id = m.id;
+      const [body, meta] = node.children;
+      if (m.sender_type === "agent" && m.sender_name) body.replaceChildren(h("div", { class: "from", text: m.sender_name }), ...linkify(m.content || ""));
+      else body.replaceChildren(...linkify(m.content || ""));
+      const time = new Date(m.created_at || Date.now()).toLocaleTimeString(this.locale, { hour: "2-digit", minute: "2-digit" });
+      meta.replaceChildren(h("time", { datetime: m.created_at || "", text: time }));
       if (m.sender_type === "visitor") {
-        const tick = document.createElement("span");
-        const marks = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "⚠ tap to retry" };
-        tick.className = "tick " + m.status + (m.status === "failed" ? " failed" : "");
-        tick.textContent = marks[m.status] || "";
-        tick.setAttribute("aria-label", m.status);
-        meta.append(tick);
+        const st = m.status || "pending";
+        const marks = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓" };
+        if (st === "failed") meta.append(h("button", { type: "button", class: "tick failed", title: (m.error && m.error.reason) || "", onclick: () => this.retry(m) }, "⚠ " + this.t("retry")));
+        else meta.append(h("span", { class: "tick " + st, role: "img", "aria-label": this.t(st), text: marks[st] || "" }));
       }
-      log.scrollTop = log.scrollHeight;
     }
 
-    updateConnectionStatus(status) {
-      this.el(".state").textContent = status === "online" ? "online" : "offline: messages will be sent when you are back";
-      if (status === "online") this.socket.send({ type: "resume", after: this.lastId });
-      else this.queue.retry();
+    /* Put message nodes in order (by id, unsent ones last) with a date line between days. */
+    layout() {
+      this.order.sort((a, b) => (a.id || Infinity) - (b.id || Infinity) || (a.created_at < b.created_at ? -1 : 1));
+      const frag = document.createDocumentFragment();
+      if (this.hasOlder) frag.append(this.el.older || (this.el.older = h("div", { class: "older", text: this.t("older") })));
+      let day = null;
+      for (const m of this.order) {
+        const d = new Date(m.created_at || Date.now());
+        const key = d.toDateString();
+        if (key !== day) { day = key; frag.append(h("div", { class: "day", role: "separator", text: this.dayLabel(d) })); }
+        frag.append(m.node);
+      }
+      this.el.log.replaceChildren(frag);
     }
 
-    notice(text) { this.el(".notice").textContent = text; setTimeout(() => { this.el(".notice").textContent = ""; }, 6000); }
+    dayLabel(d) {
+      const today = new Date(), y = new Date(Date.now() - 864e5);
+      if (d.toDateString() === today.toDateString()) return this.t("today");
+      if (d.toDateString() === y.toDateString()) return this.t("yesterday");
+      return d.toLocaleDateString(this.locale, { day: "numeric", month: "long", year: "numeric" });
+    }
+
+    async loadOlder() {
+      if (!this.hasOlder || this.loadingOlder) return;
+      const first = this.order.find((m) => m.id);
+      if (!first) return;
+      this.loadingOlder = true;
+      try {
+        const res = await this.api(`/messages?before=${first.id}`);
+        const log = this.el.log, from = log.scrollHeight - log.scrollTop;
+        this.hasOlder = res.has_more;
+        res.messages.forEach((m) => this.receive(m, true));
+        this.layout();
+        log.scrollTop = log.scrollHeight - from;  // keep the reader's place
+      } catch (e) { /* try again on the next scroll */ } finally { this.loadingOlder = false; }
+    }
+
+    scrollDown() { const log = this.el.log; log.scrollTop = log.scrollHeight; }
+
+    /* ---------- typing ---------- */
+    sendTyping(typing = true) {
+      const now = Date.now();
+      clearTimeout(this.typingStop);
+      if (typing) {
+        if (now - (this.typingSent || 0) > 3000) { this.typingSent = now; this.socket.send({ type: "typing", typing: true }); }
+        this.typingStop = setTimeout(() => this.sendTyping(false), 5000);
+      } else if (this.typingSent) {
+        this.typingSent = 0;
+        this.socket.send({ type: "typing", typing: false });
+      }
+    }
+    showTyping(on) {
+      clearTimeout(this.typingHide);
+      const name = (this.state.conversation && this.state.conversation.agent_name) || "";
+      this.el.typing.textContent = on ? `${name} ${this.t("typing")}`.trim() : "";
+      if (on) this.typingHide = setTimeout(() => this.showTyping(false), 8000);
+    }
+
+    notice(text, sticky) {
+      clearTimeout(this.noticeTimer);
+      this.el.notice.textContent = text || "";
+      if (text && !sticky) this.noticeTimer = setTimeout(() => { this.el.notice.textContent = ""; }, 8000);
+    }
+
+    setLocale(locale) {
+      this.locale = STRINGS[locale] ? locale : "en";
+      store.set("locale", this.locale);
+      this.applyLocale();
+    }
+
+    /* From the host site: {name, email, phone} for the agents, and for a logged-in user
+     * {user_id, timestamp, signature} (HMAC from the site's server) so their history
+     * follows them to any device. */
+    async identify(profile = {}) {
+      await this.ready;
+      if (profile.user_id) {
+        const state = await this.api("/identify", { user_id: String(profile.user_id), timestamp: Number(profile.timestamp), signature: String(profile.signature || "") });
+        if (state.session_id !== this.state.session_id) this.switchSession(state);
+      }
+      if (profile.name || profile.email || profile.phone) {
+        const body = { name: String(profile.name || ""), email: String(profile.email || ""), phone: String(profile.phone || ""), consent: true };
+        this.setState(await this.api("/profile", body));
+      }
+    }
+    /* Another session (the verified user's own): forget this one's messages, reconnect. */
+    switchSession(state) {
+      this.token = state.token;
+      store.set("token", state.token);
+      this.messages.clear();
+      this.order = [];
+      this.lastId = 0;
+      this.historyLoaded = false;
+      this.setState(state);
+      this.layout();
+      this.socket.mode === "ws" ? this.socket.drop() : null;
+    }
+
     on(name, fn) { (this.listeners[name] = this.listeners[name] || []).push(fn); }
-    emit(name, arg) { (this.listeners[name] || []).forEach((fn) => fn(arg)); }
+    emit(name, arg) { for (const fn of this.listeners[name] || []) { try { fn(arg); } catch (e) { console.error(e); } } }
   }
 
-  const widget = new WhatsAppChatWidget(script && script.dataset.title ? { title: script.dataset.title } : {});
-  window.WaChat = {
-    open: () => widget.openChat(), close: () => widget.closeChat(), toggle: () => widget.toggle(),
-    on: (name, fn) => widget.on(name, fn),
+  // Ticks only move forward, as on the server; failed can go back to pending (retry).
+  const RANK = { pending: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
+  const publicMessage = (m) => ({ id: m.id, text: m.content, sender_type: m.sender_type, sender_name: m.sender_name, created_at: m.created_at });
+
+  /* Text with http(s) links made clickable, built from text nodes and <a> elements only:
+   * the content is never parsed as HTML. */
+  function linkify(text) {
+    const out = [];
+    let last = 0;
+    for (const match of text.matchAll(URL_RE)) {
+      let href = match[0].replace(/[.,;:!?)\]]+$/, "");
+      let url = null;
+      try { url = new URL(href); } catch (e) { /* not a URL after all */ }
+      if (!url || !/^https?:$/.test(url.protocol)) continue;
+      out.push(document.createTextNode(text.slice(last, match.index)));
+      out.push(h("a", { href: url.href, target: "_blank", rel: "noopener noreferrer nofollow", text: href }));
+      last = match.index + href.length;
+    }
+    out.push(document.createTextNode(text.slice(last)));
+    return out;
+  }
+
+  const widget = new WhatsAppChatWidget();
+  // Calls made before the widget has rendered (the script loads async) run once it has.
+  const later = [];
+  const whenRendered = (fn) => (...args) => { if (widget.el) return fn(...args); later.push(() => fn(...args)); };
+  window.WaChat = Object.freeze({
+    open: whenRendered(() => widget.open()), close: whenRendered(() => widget.close()),
+    toggle: whenRendered(() => widget.toggle()), identify: whenRendered((p) => widget.identify(p)),
+    on: (name, fn) => widget.on(name, fn), setLocale: whenRendered((l) => widget.setLocale(l)),
+  });
+  const start = () => {
+    widget.ready = widget.init().catch((e) => console.error("WaChat:", e));
+    later.splice(0).forEach((fn) => fn());
   };
-  const start = () => widget.init().catch((e) => console.error("WaChat:", e));
-  document.readyState === "loading" ? document.addEventListener("DOMContentLoaded", start) : start();
+  // Show the button as soon as there is a body to put it in, not after the whole page.
+  document.body ? start() : document.addEventListener("DOMContentLoaded", start);
 })();
