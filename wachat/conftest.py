@@ -237,9 +237,13 @@ def live_server_stack(transactional_db, tmp_path):
     stack.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Debian's Chromium through Playwright; never a downloaded browser."""
+    """Debian's Chromium through Playwright; never a downloaded browser.
+
+    Module-scoped: Playwright's sync API keeps an event loop running in this thread while
+    it is started, which would break the async tests that run after the browser modules.
+    """
     if not os.path.exists(CHROMIUM):
         message = f"{CHROMIUM} is missing: apt-get install -y chromium"
         if IN_CI:
@@ -247,13 +251,16 @@ def chromium():
         pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API keeps an event loop running in this thread, which makes
-    # Django refuse ORM calls from the test body; they are plain sync calls, so allow them.
+    # That running loop also makes Django refuse ORM calls from the test body; they are
+    # plain sync calls, so allow them while the browser is up.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture
