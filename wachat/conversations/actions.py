@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from wachat.conversations import events, routing, transports
 from wachat.conversations.models import ChatAgent, Conversation, Message, VisitorSession
+from wachat.ops import metrics
 
 OPEN = [Conversation.Status.ACTIVE, Conversation.Status.WAITING]
 
@@ -165,6 +166,7 @@ def record_sent(*, message, whatsapp_message_id):
             message.status = Message.Status.SENT
         message.save(update_fields=["whatsapp_message_id", "status", "updated_at"])
         events.message_updated(message)
+        transaction.on_commit(lambda: metrics.deliveries.labels("sent").inc())
     return message
 
 
@@ -176,6 +178,7 @@ def record_failed(*, message, reason, code=None):
         message.metadata = {**(message.metadata or {}), "error": {"code": code, "reason": reason}}
         message.save(update_fields=["status", "metadata", "updated_at"])
         events.message_updated(message)
+        transaction.on_commit(lambda: metrics.deliveries.labels("failed").inc())
     return message
 
 
@@ -651,11 +654,12 @@ def release_held_messages(*, phone):
     return len(held)
 
 
-def record_template_sent(*, conversation, template, language, whatsapp_message_id):
+def record_template_sent(*, conversation, template, language, whatsapp_message_id, private=False):
     """A template message went out in `conversation` (the 24-hour window was closed).
 
-    Stored as a system `template` message, status sent. Emits message.created.
-    Returns (message, created).
+    Stored as a system `template` message, status sent; `private` (the template went to
+    the agent's phone, not to the customer) keeps it from the visitor. Emits
+    message.created. Returns (message, created).
     """
     with transaction.atomic():
         message = Message(
@@ -669,7 +673,7 @@ def record_template_sent(*, conversation, template, language, whatsapp_message_i
             ),
             whatsapp_message_id=whatsapp_message_id,
             status=Message.Status.SENT,
-            metadata={"template": {"name": template, "language": language}},
+            metadata={"template": {"name": template, "language": language}, "private": private},
         )
         duplicates = Message.objects.filter(whatsapp_message_id=whatsapp_message_id)
         return _save_new_message(message, duplicates)

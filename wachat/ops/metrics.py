@@ -56,7 +56,11 @@ class DatabaseCollector(Collector):
         from huey.contrib.djhuey import HUEY
 
         from wachat.conversations.models import Message
-        from wachat.whatsapp.models import MAX_PROCESSING_ATTEMPTS, WebhookEvent
+        from wachat.whatsapp.models import (
+            MAX_PROCESSING_ATTEMPTS,
+            CircuitBreakerState,
+            WebhookEvent,
+        )
 
         messages = GaugeMetricFamily(
             "wachat_messages", "Messages by direction and status", labels=["direction", "status"]
@@ -82,6 +86,20 @@ class DatabaseCollector(Collector):
         )
         yield GaugeMetricFamily(
             "wachat_task_queue_depth", "Tasks waiting in the worker queue", HUEY.pending_count()
+        )
+        breaker = GaugeMetricFamily(
+            "wachat_graph_breaker_open",
+            "Graph API circuit breaker: 0 closed, 0.5 half-open, 1 open",
+            labels=["name"],
+        )
+        level = {"closed": 0.0, "half_open": 0.5, "open": 1.0}
+        for name, state in CircuitBreakerState.objects.values_list("name", "state"):
+            breaker.add_metric([name], level.get(state, 1.0))
+        yield breaker
+        yield GaugeMetricFamily(
+            "wachat_graph_credentials_broken",
+            "1 when the Graph API refused the access token (error 190)",
+            int(CircuitBreakerState.objects.exclude(broken_credentials="").exists()),
         )
 
 

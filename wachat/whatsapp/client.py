@@ -9,12 +9,14 @@ https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media
 https://developers.facebook.com/docs/whatsapp/cloud-api/reference/business-profiles
 """
 
+import time
 from dataclasses import dataclass
 from functools import cache
 
 import httpx
 from django.conf import settings
 
+from wachat.ops import metrics
 from wachat.whatsapp.errors import GraphError
 
 # Upload limits the Cloud API enforces per type (we refuse earlier, with a clear reason).
@@ -146,14 +148,28 @@ class GraphClient:
             ) from exc
 
     def _call(self, method, url, **kwargs):
+        endpoint = _endpoint_label(url)
+        started = time.monotonic()
         try:
             response = self.http.request(
                 method, url, headers={"Authorization": f"Bearer {self.token}"}, **kwargs
             )
         except httpx.TimeoutException as exc:
+            metrics.graph_requests.labels(endpoint, "timeout").inc()
             raise GraphError(message=str(exc) or "timeout", timeout=True) from exc
         except httpx.TransportError as exc:
+            metrics.graph_requests.labels(endpoint, "unreachable").inc()
             raise GraphError(message=f"cannot reach the Graph API: {exc}", http_status=503) from exc
+        finally:
+            metrics.graph_latency.labels(endpoint).observe(time.monotonic() - started)
+        outcome = "ok" if response.status_code < 400 else f"http_{response.status_code}"
+        metrics.graph_requests.labels(endpoint, outcome).inc()
         if response.status_code >= 400:
             raise GraphError.from_response(response)
         return response
+
+
+def _endpoint_label(url):
+    """A bounded metrics label: the kind of Graph call, never an id."""
+    last = url.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
+    return last if last in ("messages", "media", "whatsapp_business_profile") else "other"

@@ -163,6 +163,8 @@ def _reengage(client, message, to):
         template=name,
         language=language,
         whatsapp_message_id=wamid,
+        # A visitor's message is relayed to the agent: the template went to the agent.
+        private=message.sender_type == Message.SenderType.VISITOR,
     )
 
 

@@ -41,3 +41,27 @@ def test_metrics_count_messages_and_webhook_backlog(client, visitor):
     assert "wachat_webhook_events_pending 1.0" in body
     assert "wachat_database_up 1.0" in body
     assert "wachat_webhook_lag_seconds" in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_graph_calls_and_deliveries_are_counted(client, alice, visitor, emulator):
+    from prometheus_client import REGISTRY
+
+    def value(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0
+
+    ok_before = value("wachat_graph_api_requests_total", endpoint="messages", outcome="ok")
+    sent_before = value("wachat_message_deliveries_total", result="sent")
+    actions.send_visitor_message(visitor_session=visitor, text="hi", client_id="c1")
+    assert (
+        value("wachat_graph_api_requests_total", endpoint="messages", outcome="ok") == ok_before + 1
+    )
+    assert value("wachat_message_deliveries_total", result="sent") == sent_before + 1
+
+
+def test_breaker_state_is_exported(client):
+    from wachat.whatsapp.models import CircuitBreakerState
+
+    CircuitBreakerState.objects.create(name="graph", state="open")
+    body = client.get("/metrics").content.decode()
+    assert 'wachat_graph_breaker_open{name="graph"} 1.0' in body
