@@ -216,7 +216,8 @@ WIDGET_POLL_SECONDS = env.int("WIDGET_POLL_SECONDS", default=25)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/center/"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
