@@ -100,12 +100,10 @@ def send_agent_message(*, conversation, agent, text, client_id=None, whatsapp_me
         existing = Message.objects.filter(conversation=conversation, **lookup).first()
         if existing:
             return existing, False
-        message = Message(
-            conversation=conversation,
-            direction=Message.Direction.OUTBOUND,
-            sender_type=Message.SenderType.AGENT,
-            sender_id=agent.pk,
-            content=text,
+        message = _agent_message(
+            conversation,
+            agent,
+            text,
             client_id=client_id,
             whatsapp_message_id=whatsapp_message_id,
             metadata={"sender_name": agent.name},
@@ -397,20 +395,15 @@ def add_note(*, conversation, agent, text, client_id):
         existing = duplicates.first()
         if existing:
             return existing, False
-        message = Message(
-            conversation=conversation,
-            direction=Message.Direction.OUTBOUND,
-            sender_type=Message.SenderType.AGENT,
-            sender_id=agent.pk,
-            content=text,
+        message = _agent_message(
+            conversation,
+            agent,
+            text,
             client_id=client_id,
             status=Message.Status.SENT,
             metadata={"private": True, "note": True, "sender_name": agent.name},
         )
-        try:
-            with transaction.atomic():
-                message.save()
-        except IntegrityError:
+        if not _insert_once(message):
             return duplicates.get(), False
         events.message_created(message)
     return message, True
@@ -536,16 +529,35 @@ def _open_counts(agent_ids):
     return {row["agent_id"]: row["open"] for row in rows}
 
 
+def _agent_message(conversation, agent, text, **fields):
+    return Message(
+        conversation=conversation,
+        direction=Message.Direction.OUTBOUND,
+        sender_type=Message.SenderType.AGENT,
+        sender_id=agent.pk,
+        content=text,
+        **fields,
+    )
+
+
+def _insert_once(message):
+    """Insert `message`; False if a concurrent identical request inserted it first (the
+    unique wamid or client id refused this one)."""
+    try:
+        with transaction.atomic():
+            message.save()
+    except IntegrityError:
+        return False
+    return True
+
+
 def _save_new_message(message, duplicates):
     """Insert `message`, or return the row a concurrent identical request inserted first
     (found by the `duplicates` queryset)."""
     claimed = transports.claim(message)
     if not claimed and message.status == Message.Status.PENDING:
         message.status = Message.Status.SENT  # stored and shown: nowhere else to deliver
-    try:
-        with transaction.atomic():
-            message.save()
-    except IntegrityError:
+    if not _insert_once(message):
         return duplicates.get(), False
     transports.enqueue_on_commit(message, claimed)
     Conversation.objects.filter(pk=message.conversation_id).update(updated_at=timezone.now())
