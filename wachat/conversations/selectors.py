@@ -31,14 +31,6 @@ def conversation_messages(conversation_id, *, after=0, limit=50):
     return list(reversed(messages.order_by("-pk")[:limit]))
 
 
-def inbox(*, limit=100):
-    return list(
-        Conversation.objects.select_related("agent__user", "visitor_session").order_by(
-            "-updated_at"
-        )[:limit]
-    )
-
-
 def visitor_messages_before(visitor_session_id, *, before, limit=50):
     """The `limit` messages just older than the id `before`, oldest first (scrolling up)."""
     messages = _seen_by_visitor(visitor_session_id).filter(pk__lt=before)

@@ -37,11 +37,3 @@ def for_agents(agent_ids):
     for agent_id in dict.fromkeys(agent_ids):
         names.append(queue() if agent_id is None else agent(agent_id))
     return names
-
-
-def for_conversation(conversation):
-    """Who hears about a change in `conversation`."""
-    names = for_agents([conversation.agent_id])
-    if conversation.visitor_session_id:
-        names.append(visitor(conversation.visitor_session_id))
-    return names
