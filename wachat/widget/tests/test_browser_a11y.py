@@ -211,6 +211,22 @@ def test_prechat_form_then_chat(site):
     assert message.conversation.visitor_session.metadata["email"] == "dana@example.com"
 
 
+def test_focus_follows_the_form_when_the_panel_opens_before_the_config_arrives(site):
+    ChatSetting.put("widget_prechat_fields", '["name"]')
+    make_agent("bob")
+    tab = site()
+    held = []
+    tab.page.route(
+        "**/api/widget/config", lambda route: held.append(route)
+    )  # answered after the click
+    tab.page.reload()
+    tab.launcher.click()
+    assert len(held) == 1
+    expect(tab.text).to_be_focused()
+    held[0].continue_()
+    expect(tab.page.get_by_role("textbox", name="Your name")).to_be_focused()
+
+
 def test_offline_form_when_nobody_is_online(site):
     tab = site()
     tab.launcher.click()

@@ -508,6 +508,9 @@
       el.composer.hidden = view !== "chat";
       if (view !== "chat") el.forms.append(view === "offline" ? this.offlineForm() : this.prechatForm());
       else if (!this.order.length) el.forms.append(h("div", { class: "card greeting" }, h("p", { text: c.greeting || this.t("greeting") })));
+      // The panel may have opened before the server said which view it needs:
+      // focus follows the view unless the visitor has already put it somewhere else.
+      if (this.isOpen && this.focusIsLost()) this.focusView();
     }
 
     field(name, label, type = "text", required = false) {
@@ -564,9 +567,18 @@
       this.el.launcher.setAttribute("aria-expanded", "true");
       this.markSeen();
       this.scrollDown();
+      this.focusView();
+      this.emit("open");
+    }
+    focusIsLost() {
+      const page = document.activeElement;
+      if (page && page !== document.body && page !== this.host) return false;  // somewhere on the host page
+      const inside = this.root.getRootNode().activeElement;
+      return !inside || !inside.isConnected || (inside === this.el.text && this.view !== "chat");
+    }
+    focusView() {
       const first = this.el.forms.querySelector("input, textarea");
       (this.view === "chat" ? this.el.text : first || this.el.close).focus();
-      this.emit("open");
     }
     close() {
       if (!this.isOpen) return;
