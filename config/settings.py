@@ -212,6 +212,12 @@ WIDGET_IDENTITY_MAX_AGE = env.int("WIDGET_IDENTITY_MAX_AGE", default=60 * 60 * 2
 # Long-poll fallback (WebSockets blocked): how long GET /api/widget/poll waits for news.
 WIDGET_POLL_SECONDS = env.int("WIDGET_POLL_SECONDS", default=25)
 
+# --- E-mail (conversation transcripts) ----------------------------------------------------
+# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587; the default prints
+# e-mails to the console.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="WaChat <chat@localhost>")
+
 # --- Auth, i18n, static -------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

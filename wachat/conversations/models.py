@@ -67,6 +67,21 @@ class ChatAgent(models.Model):
         return self.user.get_full_name() or self.user.get_username()
 
 
+class Label(models.Model):
+    """A tag agents put on conversations ("billing", "vip") and filter the inbox by."""
+
+    name = models.CharField(max_length=50, unique=True)
+    color = models.CharField(max_length=7, default="#64748b")  # "#rrggbb"
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "labels"
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
 class Conversation(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active"
@@ -102,6 +117,13 @@ class Conversation(models.Model):
     priority = models.PositiveSmallIntegerField(default=1)
     source = models.CharField(max_length=100, null=True, blank=True, choices=Source.choices)
     metadata = models.JSONField(null=True, blank=True)
+    labels = models.ManyToManyField(Label, blank=True, related_name="conversations")
+    # Out of the inbox until this time or the visitor's next message, whichever comes first.
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    # The visitor's satisfaction rating, given once the conversation is closed.
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    rating_comment = models.TextField(blank=True, default="")
+    rated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -111,6 +133,12 @@ class Conversation(models.Model):
             models.Index(fields=["status"], name="conversations_status_idx"),
             models.Index(fields=["agent"], name="conversations_agent_idx"),
             models.Index(fields=["visitor_session"], name="conversations_visitor_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(rating__isnull=True) | models.Q(rating__gte=1, rating__lte=5),
+                name="conversations_rating_1_to_5",
+            ),
         ]
 
     def __str__(self):
