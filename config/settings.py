@@ -212,6 +212,10 @@ WIDGET_IDENTITY_MAX_AGE = env.int("WIDGET_IDENTITY_MAX_AGE", default=60 * 60 * 2
 # Long-poll fallback (WebSockets blocked): how long GET /api/widget/poll waits for news.
 WIDGET_POLL_SECONDS = env.int("WIDGET_POLL_SECONDS", default=25)
 
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` when set (Prometheus:
+# `authorization: {credentials: ...}`); unset, keep /metrics on the internal network.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+
 # --- E-mail (conversation transcripts) ----------------------------------------------------
 # EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587; the default prints
 # e-mails to the console.

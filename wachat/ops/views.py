@@ -1,3 +1,5 @@
+import hmac
+
 from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
@@ -25,6 +27,14 @@ def readyz(request):
 
 
 def metrics_view(request):
+    """Prometheus scrape. With METRICS_TOKEN set, only `Authorization: Bearer <token>`."""
+    token = settings.METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            response = HttpResponse("A bearer token is required.\n", status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 

@@ -65,3 +65,12 @@ def test_breaker_state_is_exported(client):
     CircuitBreakerState.objects.create(name="graph", state="open")
     body = client.get("/metrics").content.decode()
     assert 'wachat_graph_breaker_open{name="graph"} 1.0' in body
+
+
+def test_metrics_token_guards_the_scrape(client, settings):
+    settings.METRICS_TOKEN = "s3cret"
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    answer = client.get("/metrics", headers={"Authorization": "Bearer s3cret"})
+    assert answer.status_code == 200
+    assert b"wachat_database_up" in answer.content
