@@ -7,7 +7,7 @@ every 200 means one more durable row in webhook_events; the script checks the ro
 against wrk's count of successful responses.
 
     python bench/webhook_ingest.py [--db sqlite|postgres|both] [--duration 10] [--connections 32]
-                                   [--compare]
+                                   [--compare] [--worker-only [--profile PATH]]
 
 --compare also measures the plain Django view (webhooks.py) under uvicorn, i.e. the
 same server without the raw ASGI handler of wachat/whatsapp/ingest.py: before/after.
@@ -167,24 +167,67 @@ def count_events(env):
 
 
 PROCESS = """
-import time
+import cProfile, time
 from wachat.whatsapp.models import WebhookEvent
-from wachat.whatsapp.tasks import process_webhook_event
+from wachat.whatsapp.tasks import process_webhook_events
 pending = WebhookEvent.objects.filter(processed=False).order_by("pk")
-ids = list(pending.values_list("pk", flat=True)[:%d])
+ids = list(pending.values_list("pk", flat=True)[:%(sample)d])
+# The worker's real path: one task per ingest batch (wachat/whatsapp/ingest.py).
+batches = [ids[i : i + %(batch)d] for i in range(0, len(ids), %(batch)d)]
+profile = cProfile.Profile() if %(profile)r else None
 start = time.perf_counter()
-for pk in ids:
-    process_webhook_event.call_local(pk)
+if profile:
+    profile.enable()
+for batch in batches:
+    process_webhook_events.call_local(batch)
 elapsed = time.perf_counter() - start
+if profile:
+    profile.disable()
+    profile.dump_stats(%(profile)r)
 done = WebhookEvent.objects.filter(pk__in=ids, processed=True).count()
 print(len(ids), done, elapsed)
 """
 
+STORE = """
+import json
+from bench.webhook_ingest import payload
+from wachat.whatsapp.ingest import store_events
+for start in range(0, %(count)d, %(batch)d):
+    store_events(
+        [(json.dumps(payload(n)).encode(), "") for n in range(start, start + %(batch)d)]
+    )
+"""
 
-def worker_rate(env):
-    done = manage(env, "shell", "-c", PROCESS % PROCESS_SAMPLE, capture_output=True, text=True)
+
+def worker_rate(env, *, batch=50, profile=None):
+    """The worker's processing rate over the first PROCESS_SAMPLE unprocessed events, in
+    batches of `batch` (as the ingest hands them over); `profile`: a cProfile dump path."""
+    script = PROCESS % {"sample": PROCESS_SAMPLE, "batch": batch, "profile": profile}
+    done = manage(env, "shell", "-c", script, capture_output=True, text=True)
     events, processed, elapsed = done.stdout.split()[-3:]
     return int(events), int(processed), float(elapsed)
+
+
+def print_worker_rate(label, env, *, batch=50, profile=None):
+    events, processed, elapsed = worker_rate(env, batch=batch, profile=profile)
+    print(
+        f"{label:18} worker: {events / elapsed:8.0f} events/s  "
+        f"({processed}/{events} distinct text messages processed in {elapsed:.1f} s, "
+        f"batches of {batch}, one thread, in process)",
+        flush=True,
+    )
+
+
+def worker_only(label, database_url, args):
+    """Store PROCESS_SAMPLE events directly (no HTTP), then time the worker over them."""
+    tmp = Path(tempfile.mkdtemp(prefix="wachat-bench-"))
+    try:
+        env = environment(tmp, database_url(tmp))
+        manage(env, "migrate", "--no-input", "-v", "0")
+        manage(env, "shell", "-c", STORE % {"count": PROCESS_SAMPLE, "batch": 50})
+        print_worker_rate(label, env, profile=args.profile and f"{args.profile}.{label}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 SERVERS = {
@@ -270,13 +313,7 @@ def bench(label, database_url, args, server_kind="ingest"):
         )
         if stored < ok:
             print(f"{label:18} WARNING: {ok - stored} acknowledged events are not stored!")
-        events, processed, elapsed = worker_rate(env)
-        print(
-            f"{label:18} worker: {events / elapsed:8.0f} events/s  "
-            f"({processed}/{events} distinct text messages processed in {elapsed:.1f} s, "
-            "one thread, in process)",
-            flush=True,
-        )
+        print_worker_rate(label, env)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -288,7 +325,21 @@ def main():
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--compare", action="store_true", help="also the plain Django view")
+    parser.add_argument(
+        "--worker-only", action="store_true", help="only the worker's rate (no HTTP, no wrk)"
+    )
+    parser.add_argument("--profile", help="with --worker-only: cProfile dumps to PROFILE.<db>")
     args = parser.parse_args()
+    if args.worker_only:
+        if args.db in ("sqlite", "both"):
+            worker_only("sqlite", lambda tmp: f"sqlite:///{tmp / 'bench.sqlite3'}", args)
+        if args.db in ("postgres", "both"):
+            url = os.environ.get(
+                "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/wachat_bench"
+            )
+            fresh_postgres(url)
+            worker_only("postgres", lambda tmp: url, args)
+        return
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
     print(

@@ -14,7 +14,7 @@ from django.utils import timezone
 from wachat.conversations import actions
 from wachat.conversations.models import ChatAgent
 from wachat.whatsapp import client as graph_client
-from wachat.whatsapp.emulator import meta
+from wachat.whatsapp.emulator import meta, window
 from wachat.whatsapp.signature import sign
 
 IN_CI = os.environ.get("CI") == "true"
@@ -24,6 +24,10 @@ def make_agent(username, *, phone=None, status=ChatAgent.Status.ONLINE, **fields
     user = get_user_model().objects.create_user(
         username, password=username, first_name=username.title()
     )
+    if phone:
+        # Relayed messages reach an agent only within WhatsApp's 24-hour window, which the
+        # emulator keeps: the agent wrote to the business number just now.
+        window.open_window(phone)
     return ChatAgent.objects.create(
         user=user,
         status=status,

@@ -40,17 +40,27 @@ def claim_phone_message(*, agent, wamid, text):
         return None
 
 
-def answer_from_phone(*, phone_message, conversation, text):
+def answer_from_phone(*, phone_message, conversation, text, media=None):
     """The agent's WhatsApp message `phone_message` answers `conversation`: it becomes an
     agent message there (see send_agent_message: events, delivery to a WhatsApp customer).
-    Returns the Message."""
+    With `media` (kind, media_id, mime_type, filename) it is a photo or document captioned
+    `text` (see send_agent_whatsapp_media: the caller fetches the file). Returns the Message."""
     with transaction.atomic():
-        message, _ = conversation_actions.send_agent_message(
-            conversation=conversation,
-            agent=phone_message.agent,
-            text=text,
-            client_id=f"phone-{phone_message.pk}",
-        )
+        if media:
+            message, _ = conversation_actions.send_agent_whatsapp_media(
+                conversation=conversation,
+                agent=phone_message.agent,
+                client_id=f"phone-{phone_message.pk}",
+                caption=text,
+                **media,
+            )
+        else:
+            message, _ = conversation_actions.send_agent_message(
+                conversation=conversation,
+                agent=phone_message.agent,
+                text=text,
+                client_id=f"phone-{phone_message.pk}",
+            )
         phone_message.message = message
         phone_message.conversation = conversation
         phone_message.save(update_fields=["message", "conversation", "updated_at"])
@@ -108,6 +118,30 @@ def hold_phone_message(*, phone_message):
             status=Status.QUEUED
         )
     return not already_held
+
+
+def hold_refused_phone_message(*, wamid, error):
+    """WhatsApp accepted a copy for an agent's phone, then reported it failed with 131047
+    (the agent's 24-hour window was closed): hold it like a send refused at once. The
+    refused wamid stays in `error`, so a replayed status is recognised.
+
+    Returns (row, first): row None when no sent copy has that wamid; first True when no
+    other message to this agent was held already (the caller then sends the template)."""
+    with transaction.atomic():
+        row = (
+            AgentPhoneMessage.objects.select_for_update()
+            .select_related("agent")
+            .filter(wamid=wamid, status=Status.SENT)
+            .first()
+        )
+        if row is None:
+            return None, False
+        first = not AgentPhoneMessage.objects.filter(agent=row.agent, status=Status.QUEUED).exists()
+        row.status = Status.QUEUED
+        row.wamid = None  # sending it again gets a new one
+        row.error = {**(error or {}), "refused_wamid": wamid}
+        row.save(update_fields=["status", "wamid", "error", "updated_at"])
+    return row, first
 
 
 def release_held_phone_messages(*, agent):

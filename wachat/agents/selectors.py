@@ -101,6 +101,15 @@ def inbox(agent, *, status="", scope="", source="", query="", offset=0, limit=PA
     return page
 
 
+def previews(conversations):
+    """{conversation id: its last message in one line} for inbox rows (from inbox())."""
+    last = Message.objects.filter(pk__in=[c.last_message_id for c in conversations])
+    return {
+        message.conversation_id: message.preview
+        for message in last.only("conversation_id", "content", "message_type", "metadata")
+    }
+
+
 def unread_counts(agent, conversations):
     """{conversation id: visitor messages after the last one `agent` read}, in two queries."""
     if not conversations:

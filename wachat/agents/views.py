@@ -45,11 +45,7 @@ def _inbox_page(request):
         offset=offset,
         limit=selectors.PAGE + 1,
     )
-    previews = dict(
-        Message.objects.filter(pk__in=[c.last_message_id for c in conversations]).values_list(
-            "conversation_id", "content"
-        )
-    )
+    previews = selectors.previews(conversations)
     rows = []
     for conversation in conversations[: selectors.PAGE]:
         rows.append(

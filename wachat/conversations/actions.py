@@ -121,7 +121,9 @@ def receive_whatsapp_message(
     Opens (and routes) a `whatsapp` conversation for that number if none is open. Emits
     message.created. Returns (message, created).
     """
-    with transaction.atomic():
+    # No savepoint of its own inside the worker's per-event transaction (a round trip
+    # each way): any failure here fails that whole transaction, which is retried.
+    with transaction.atomic(savepoint=False):
         existing = Message.objects.filter(whatsapp_message_id=whatsapp_message_id).first()
         if existing:
             return existing, False
@@ -625,6 +627,10 @@ def leave_offline_message(*, visitor_session, name, email, text, client_id):
 
 # --- WhatsApp delivery: 24-hour window, media, profiles (issue 4) ---------------------------
 
+# A message held for a closed 24-hour window: the number it waits for, and the template
+# sent for it. Dropped when it is released (or retried after failing).
+WINDOW_KEYS = ("awaiting_window", "reengaged_by", "window_closed")
+
 
 def hold_for_window(*, message, phone):
     """`message` could not be sent: `phone`'s 24-hour window is closed. Keep it pending,
@@ -646,6 +652,35 @@ def hold_for_window(*, message, phone):
     return not already_held
 
 
+def requeue_for_closed_window(*, message):
+    """WhatsApp accepted `message`, then reported it failed with 131047 (the 24-hour
+    window was closed). It goes back to pending, marked `window_closed` so delivery sends
+    the re-engagement template instead of trying again; its wamid is dropped (delivery
+    gets a new one) and kept as `refused_wamid`, so a replayed status is recognised.
+    Emits message.updated. Returns the message, or None when it has moved on (delivered,
+    read, failed) and the failure is an ordinary one.
+    """
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update()
+            .select_related("conversation")
+            .filter(pk=message.pk, status=Message.Status.SENT)
+            .first()
+        )
+        if message is None:
+            return None
+        message.metadata = {
+            **(message.metadata or {}),
+            "window_closed": True,
+            "refused_wamid": message.whatsapp_message_id,
+        }
+        message.whatsapp_message_id = None
+        message.status = Message.Status.PENDING
+        message.save(update_fields=["metadata", "whatsapp_message_id", "status", "updated_at"])
+        events.message_updated(message)
+    return message
+
+
 def release_held_messages(*, phone):
     """`phone` wrote, so its 24-hour window is open: hand the messages held for it back to
     the transports, oldest first. Emits message.updated for each. Returns how many."""
@@ -658,7 +693,7 @@ def release_held_messages(*, phone):
         )
         for message in held:
             message.metadata = {
-                k: v for k, v in (message.metadata or {}).items() if k != "awaiting_window"
+                k: v for k, v in (message.metadata or {}).items() if k not in WINDOW_KEYS
             }
             message.save(update_fields=["metadata", "updated_at"])
             transports.enqueue_on_commit(message, transports.claim(message))
@@ -666,14 +701,21 @@ def release_held_messages(*, phone):
     return len(held)
 
 
-def record_template_sent(*, conversation, template, language, whatsapp_message_id, private=False):
+def record_template_sent(
+    *, conversation, template, language, whatsapp_message_id, private=False, held_message=None
+):
     """A template message went out in `conversation` (the 24-hour window was closed).
 
     Stored as a system `template` message, status sent; `private` (the template went to
-    the agent's phone, not to the customer) keeps it from the visitor. Emits
-    message.created. Returns (message, created).
+    the agent's phone, not to the customer) keeps it from the visitor. `held_message`, the
+    message the template was sent for, is marked so the template is never sent twice for
+    it. Emits message.created. Returns (message, created).
     """
     with transaction.atomic():
+        if held_message is not None:
+            held = Message.objects.select_for_update().get(pk=held_message.pk)
+            held.metadata = {**(held.metadata or {}), "reengaged_by": whatsapp_message_id}
+            held.save(update_fields=["metadata", "updated_at"])
         message = Message(
             conversation=conversation,
             direction=Message.Direction.OUTBOUND,
@@ -691,19 +733,79 @@ def record_template_sent(*, conversation, template, language, whatsapp_message_i
         return _save_new_message(message, duplicates)
 
 
-def attach_media(*, message, media_url, storage_name, mime_type=""):
-    """The file of an inbound media message is stored. Emits message.updated."""
+def attach_media(*, message, media_url, storage_name, mime_type="", size=None):
+    """The file of an inbound media message is stored. Emits message.updated.
+
+    A message that was waiting for its file (Message.awaits_media) is handed to the
+    transports now: a customer's photo reaches the agent's phone as a photo, an agent's
+    photo from their phone reaches a WhatsApp customer. The row lock makes that happen once.
+    """
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message.pk)
+        awaited = message.awaits_media
         message.media_url = media_url
         message.metadata = {
             **(message.metadata or {}),
             "storage_name": storage_name,
             "mime_type": mime_type or (message.metadata or {}).get("mime_type"),
+            **({"size": size} if size is not None else {}),
         }
         message.save(update_fields=["media_url", "metadata", "updated_at"])
         events.message_updated(message)
+        if awaited:
+            transports.enqueue_on_commit(message, transports.claim(message))
     return message
+
+
+def record_media_unavailable(*, message, reason):
+    """The file of an inbound media message cannot be fetched from WhatsApp (`reason`).
+
+    A customer's message goes on to the transports without it (relayed as text); an
+    agent's message from their phone fails with `reason`. Emits message.updated. Returns
+    the message, or None when it was no longer waiting for its file (nothing changed).
+    """
+    with transaction.atomic():
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        if not message.awaits_media:
+            return None
+        message.metadata = {**(message.metadata or {}), "media_error": reason}
+        if message.sender_type == Message.SenderType.AGENT:
+            message.status = Message.Status.FAILED
+            message.metadata["error"] = {"code": None, "reason": reason}
+        else:
+            transports.enqueue_on_commit(message, transports.claim(message))
+        message.save(update_fields=["status", "metadata", "updated_at"])
+        events.message_updated(message)
+    return message
+
+
+def send_agent_whatsapp_media(
+    *, conversation, agent, client_id, kind, media_id, caption="", mime_type="", filename=""
+):
+    """An agent sent a photo or document (`kind`) from their own WhatsApp (relay): the file
+    is still on WhatsApp under `media_id`. Idempotent on client_id.
+
+    Emits message.created; the caller fetches the file (attach_media), and only then is
+    the message handed to the transports (a WhatsApp customer gets the file). Returns
+    (message, created).
+    """
+    with transaction.atomic():
+        duplicates = Message.objects.filter(conversation=conversation, client_id=client_id)
+        existing = duplicates.first()
+        if existing:
+            return existing, False
+        metadata = {"sender_name": agent.name, "media_id": media_id, "mime_type": mime_type}
+        if filename:
+            metadata["filename"] = filename
+        message = _agent_message(
+            conversation,
+            agent,
+            (caption or "").strip(),
+            client_id=client_id,
+            message_type=kind,
+            metadata=metadata,
+        )
+        return _save_new_message(message, duplicates)
 
 
 def record_whatsapp_profile(*, phone, profile_name):
@@ -748,7 +850,7 @@ def retry_failed_message(*, message):
         )
         if message is None:
             return None
-        metadata = dict(message.metadata or {})
+        metadata = {k: v for k, v in (message.metadata or {}).items() if k not in WINDOW_KEYS}
         if "error" in metadata:
             metadata["previous_error"] = metadata.pop("error")
         message.metadata = metadata

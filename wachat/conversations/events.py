@@ -8,7 +8,7 @@ notes, assignment records) never go to the visitor's stream.
 """
 
 from wachat.realtime import groups
-from wachat.realtime.publish import publish_on_commit
+from wachat.realtime.publish import publish_on_commit, send_now
 
 
 def is_private(message):

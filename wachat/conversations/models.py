@@ -226,3 +226,24 @@ class Message(models.Model):
 
     def can_move_to(self, status):
         return self.STATUS_RANK[status] > self.STATUS_RANK[self.status]
+
+    @property
+    def preview(self):
+        """One line for inbox rows, notifications and relayed copies: the text, or what
+        is attached when there is no caption."""
+        if self.content:
+            return self.content
+        if self.message_type == self.Type.IMAGE:
+            return "📷 Photo"
+        if self.message_type == self.Type.DOCUMENT:
+            return "📄 " + ((self.metadata or {}).get("filename") or "Document")
+        return ""
+
+    @property
+    def awaits_media(self):
+        """A file that came over WhatsApp and is not stored yet (fetch_media): the message
+        goes on to the transports once it is, or once fetching it has failed."""
+        details = self.metadata or {}
+        if self.media_url or details.get("media_error"):
+            return False
+        return bool(details.get("media_id"))

@@ -14,6 +14,12 @@ A reply is matched to its conversation by, in order: the WhatsApp reply context 
 relayed message it answers), a leading conversation code ("#3FA2C1 thanks!"), or else the
 conversation most recently relayed to that agent. Text starting with "/" is a command
 (/list, /queue, /take CODE, /close CODE, /help), answered on the agent's phone.
+
+Photos and documents travel as files both ways, the caption carrying the code tag. A file
+that arrives over WhatsApp (a customer's, or an agent's reply) is fetched into our storage
+first (tasks.fetch_media); only then does its message go on (Message.awaits_media), so
+it is sent once, as a file. Voice notes, videos and stickers from an agent are not sent to
+visitors: the agent is told on their phone what visitors can receive.
 """
 
 import logging
@@ -37,6 +43,13 @@ log = logging.getLogger(__name__)
 CODE_PREFIX = re.compile(r"^\s*#?([0-9A-Fa-f]{6})\b[\s:,-]*")
 COMMAND = re.compile(r"^\s*/(\w+)\s*(?:#?([0-9A-Fa-f]{6})\b)?\s*$")
 OPEN = [Conversation.Status.ACTIVE, Conversation.Status.WAITING]
+# What visitors can receive from an agent's phone. Voice notes, videos and stickers have
+# no place in the widget (it takes JPEG/PNG photos and documents): the agent is told.
+FOR_VISITORS = {"text", "image", "document", "location"}
+NOT_FOR_VISITORS = (
+    "visitors can receive text, photos and documents. Send a voice note or video as a "
+    "document (📎 > Document) instead."
+)
 HELP = (
     "Commands: /list (your open conversations), /queue (waiting ones), "
     "/take CODE, /close CODE, /help. Anything else is a reply: answer a relayed message, "
@@ -53,8 +66,12 @@ def relay_target(conversation):
 
 
 def relay_text(message):
+    """The text of a relayed copy (a photo's or document's caption)."""
     conversation = message.conversation
-    return f"[#{conversation.code}] {conversation.visitor_name}: {message.content}"
+    text = f"[#{conversation.code}] {conversation.visitor_name}: {message.preview}"
+    if (message.metadata or {}).get("media_error"):
+        text += " (the file could not be fetched from WhatsApp)"
+    return text
 
 
 def agent_for_number(phone):
@@ -111,13 +128,13 @@ def deliver_to_phone(phone_message_id, attempt=1):
     client = GraphClient()
     to = row.agent.whatsapp_phone_number
     try:
-        wamid = client.send_text(to, row.body)
+        wamid = _send_copy(client, row, to)
     except GraphError as error:
         if error.server_side:
             breaker.record_failure(error)
         if error.code == WINDOW_CLOSED:
             if agent_actions.hold_phone_message(phone_message=row) and not _bridge_holds(to):
-                _send_reengagement(client, to)
+                _send_reengagement(client, row.agent)
             return
         if error.retryable and attempt < settings.WHATSAPP_SEND_ATTEMPTS:
             delay = max(error.retry_after or 0, random.uniform(0, 2.0 * 2 ** (attempt - 1)))
@@ -131,6 +148,28 @@ def deliver_to_phone(phone_message_id, attempt=1):
     agent_actions.record_phone_message_sent(phone_message=row, wamid=wamid)
 
 
+def _send_copy(client, row, to):
+    """A relayed photo or document goes as one (its file is stored by then: see
+    Message.awaits_media), captioned with the row's body; anything else as text."""
+    from wachat.whatsapp.tasks import _send  # tasks imports this module
+
+    if row.message_id is None:
+        return client.send_text(to, row.body)
+    return _send(client, row.message, to, row.body)
+
+
+def hold_refused_copy(wamid, error):
+    """A status said a copy to an agent's phone failed with 131047 (Meta reports a closed
+    window after accepting the send). Hold it until the agent writes, and ask them with
+    the template once. True when the status is dealt with here (a replay included)."""
+    row, first = agent_actions.hold_refused_phone_message(wamid=wamid, error=error)
+    if row is None:
+        return AgentPhoneMessage.objects.filter(error__refused_wamid=wamid).exists()
+    if first and not _bridge_holds(row.agent.whatsapp_phone_number):
+        transaction.on_commit(lambda: _send_reengagement(GraphClient(), row.agent))
+    return True
+
+
 def _bridge_holds(phone):
     """A widget message to this phone is already held, so the bridge sent the template."""
     return Message.objects.filter(
@@ -138,13 +177,22 @@ def _bridge_holds(phone):
     ).exists()
 
 
-def _send_reengagement(client, to):
+def _send_reengagement(client, agent):
+    """The template asking the agent to write. Kept as a row like every message to their
+    phone, so Meta's statuses for it find it instead of waiting in the webhook log."""
+    name = settings.WHATSAPP_REENGAGE_TEMPLATE
+    row, _ = agent_actions.queue_to_phone(agent=agent, body=f"[template {name}]")
     try:
-        client.send_template(
-            to, settings.WHATSAPP_REENGAGE_TEMPLATE, settings.WHATSAPP_REENGAGE_LANGUAGE
+        wamid = client.send_template(
+            agent.whatsapp_phone_number, name, settings.WHATSAPP_REENGAGE_LANGUAGE
         )
     except GraphError as error:
-        log.error("re-engagement template to agent %s failed: %s", to, error)
+        log.error("re-engagement template to agent %s failed: %s", agent, error)
+        agent_actions.record_phone_message_failed(
+            phone_message=row, reason=error.explanation, code=error.code
+        )
+        return
+    agent_actions.record_phone_message_sent(phone_message=row, wamid=wamid)
 
 
 def _send_on_commit(agent, body, conversation=None):
@@ -167,7 +215,7 @@ def receive_from_agent(agent, inbound):
         return  # handled before
     for held_id in agent_actions.release_held_phone_messages(agent=agent):
         transaction.on_commit(lambda pk=held_id: deliver_to_phone(pk))
-    text = inbound.text or ""
+    text = _caption(inbound)
     command = COMMAND.match(text)
     if command and inbound.message_type == "text":
         run_command(agent, command.group(1).lower(), (command.group(2) or "").upper())
@@ -183,12 +231,50 @@ def receive_from_agent(agent, inbound):
             conversation=conversation,
         )
         return
+    if inbound.raw_type not in FOR_VISITORS:
+        notice = f"Not sent to #{conversation.code}: {NOT_FOR_VISITORS}"
+        _send_on_commit(agent, notice, conversation)
+        return
+    media = None
+    if inbound.message_type in (Message.Type.IMAGE, Message.Type.DOCUMENT) and inbound.media_id:
+        details = inbound.metadata or {}
+        media = {
+            "kind": inbound.message_type,
+            "media_id": inbound.media_id,
+            "mime_type": details.get("mime_type") or "",
+            "filename": details.get("filename") or "",
+        }
     try:
-        agent_actions.answer_from_phone(
-            phone_message=phone_message, conversation=conversation, text=text
+        message = agent_actions.answer_from_phone(
+            phone_message=phone_message, conversation=conversation, text=text, media=media
         )
     except actions.InvalidMessage as exc:
         _send_on_commit(agent, f"Not sent to #{conversation.code}: {exc}", conversation)
+        return
+    if media:
+        from wachat.whatsapp.tasks import fetch_media  # tasks imports this module
+
+        transaction.on_commit(lambda: fetch_media(message.pk))
+
+
+def _caption(inbound):
+    """What the agent typed: a document without a caption carries its filename as text."""
+    text = inbound.text or ""
+    if inbound.message_type == Message.Type.DOCUMENT and text == inbound.metadata.get("filename"):
+        return ""
+    return text
+
+
+def media_unavailable(message, reason):
+    """The file of `message` could not be fetched from WhatsApp (see
+    actions.record_media_unavailable); an agent who sent it from their phone is told."""
+    message = actions.record_media_unavailable(message=message, reason=reason)
+    if message is None or message.sender_type != Message.SenderType.AGENT:
+        return
+    sent_from = message.relayed_copies.filter(direction=AgentPhoneMessage.Direction.FROM_AGENT)
+    for row in sent_from.select_related("agent"):
+        code = message.conversation.code
+        _send_on_commit(row.agent, f"Not sent to #{code}: {reason}", message.conversation)
 
 
 def conversation_for_reply(agent, *, reply_to, text):
@@ -272,11 +358,11 @@ def _by_code(conversations, code):
 def _line(conversation):
     last = (
         conversation.messages.filter(sender_type=Message.SenderType.VISITOR)
+        .only("content", "message_type", "metadata")
         .order_by("-pk")
-        .values_list("content", flat=True)
         .first()
     )
-    preview = f": {last[:60]}" if last else ""
+    preview = f": {last.preview[:60]}" if last and last.preview else ""
     return f"#{conversation.code} {conversation.visitor_name}{preview}"
 
 

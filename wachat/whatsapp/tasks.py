@@ -21,7 +21,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from wachat.conversations import actions
-from wachat.conversations.models import Message
+from wachat.conversations.models import ChatAgent, Message
 from wachat.whatsapp import breaker, relay
 from wachat.whatsapp.client import GraphClient
 from wachat.whatsapp.errors import PAIR_RATE_LIMIT, TOKEN_INVALID, WINDOW_CLOSED, GraphError
@@ -76,8 +76,8 @@ def deliver_message(message_id, attempt=1, paced=0):
         deliver_message.schedule((message_id, attempt, paced), delay=delay)
         return
     client = GraphClient()
-    if _window_known_closed(message):
-        _reengage(client, message, to)  # no point asking for error 131047 first
+    if (message.metadata or {}).get("window_closed") or _window_known_closed(message):
+        _reengage(client, message, to)  # no point asking for error 131047 (again)
         return
     try:
         wamid = _send(client, message, to, body)
@@ -150,14 +150,53 @@ def _reengage(client, message, to):
     """
     if not actions.hold_for_window(message=message, phone=to):
         return  # a template already asked this recipient to write
+    _send_reengagement(client, message, to, attempt=1)
+
+
+@db_task()
+def send_reengagement(message_id, attempt=1):
+    """Try the re-engagement template for a held message again (after a retryable error).
+
+    Sends nothing when the message is no longer held (the recipient wrote, or it failed)
+    or the template already went out for it, so a task that runs twice sends one template.
+    """
+    message = Message.objects.select_related("conversation").get(pk=message_id)
+    metadata = message.metadata or {}
+    to = metadata.get("awaiting_window")
+    if message.status != Message.Status.PENDING or not to or metadata.get("reengaged_by"):
+        return
+    decision = breaker.allow()
+    if decision.broken:
+        _fail_held(message, to, reason=decision.broken, code=TOKEN_INVALID)
+        return
+    if not decision.allowed:
+        delay = decision.wait + random.uniform(0, 1)
+        send_reengagement.schedule((message_id, attempt), delay=delay)
+        return
+    _send_reengagement(GraphClient(), message, str(to), attempt=attempt)
+
+
+def _send_reengagement(client, message, to, *, attempt):
     name = settings.WHATSAPP_REENGAGE_TEMPLATE
     language = settings.WHATSAPP_REENGAGE_LANGUAGE
     try:
         wamid = client.send_template(to, name, language)
     except GraphError as error:
-        log.error("re-engagement template %s to %s failed: %s", name, to, error)
-        actions.record_failed(message=message, reason=error.explanation, code=error.code)
+        log.warning("re-engagement template %s to %s: %s (attempt %s)", name, to, error, attempt)
+        if error.code == TOKEN_INVALID:
+            breaker.mark_broken(error)
+        elif error.server_side:
+            breaker.record_failure(error)
+        else:
+            breaker.record_success()
+        if error.retryable and error.code != TOKEN_INVALID:
+            if attempt < settings.WHATSAPP_SEND_ATTEMPTS:
+                delay = retry_delay(error, attempt)
+                send_reengagement.schedule((message.pk, attempt + 1), delay=delay)
+                return
+        _fail_held(message, to, reason=error.explanation, code=error.code)
         return
+    breaker.record_success()
     actions.record_template_sent(
         conversation=message.conversation,
         template=name,
@@ -165,7 +204,18 @@ def _reengage(client, message, to):
         whatsapp_message_id=wamid,
         # A visitor's message is relayed to the agent: the template went to the agent.
         private=message.sender_type == Message.SenderType.VISITOR,
+        held_message=message,
     )
+
+
+def _fail_held(message, to, *, reason, code):
+    """The template could not go out: nothing asks `to` to write, so the messages held
+    for it fail with the reason (their senders can retry them)."""
+    held = Message.objects.filter(
+        status=Message.Status.PENDING, metadata__awaiting_window=to
+    ).order_by("pk")
+    for each in [message, *held.exclude(pk=message.pk)]:
+        actions.record_failed(message=each, reason=reason, code=code)
 
 
 def _addressed(message):
@@ -187,19 +237,67 @@ def send_read_receipt(whatsapp_message_id):
         log.info("read receipt for %s not sent: %s", whatsapp_message_id, error)
 
 
+@db_task()
+def deliver_reaction(message_id, attempt=1):
+    """Put the business's current reaction on a customer's message on their phone ("" removes
+    it, as the Cloud API documents). Sends the reaction the row asks for now, and nothing
+    when that is what WhatsApp already has, so a task that runs twice (or late, after the
+    agent changed their mind) leaves the phone showing the latest choice.
+    https://developers.facebook.com/docs/whatsapp/cloud-api/messages/reaction-messages
+    """
+    message = Message.objects.select_related("conversation").get(pk=message_id)
+    metadata = message.metadata or {}
+    wanted = metadata.get("business_reaction", "")
+    if wanted == metadata.get("business_reaction_sent", "") or not message.whatsapp_message_id:
+        return
+    decision = breaker.allow()
+    if decision.broken:
+        error = {"code": TOKEN_INVALID, "reason": decision.broken}
+        actions.record_business_reaction(message=message, emoji=wanted, error=error)
+        return
+    if not decision.allowed:
+        deliver_reaction.schedule((message_id, attempt), delay=decision.wait + random.uniform(0, 1))
+        return
+    to = message.conversation.visitor_phone_number
+    try:
+        wamid = GraphClient().send_reaction(to, message.whatsapp_message_id, wanted)
+    except GraphError as error:
+        log.warning("reaction on message %s: %s (attempt %s)", message.pk, error, attempt)
+        if error.code == TOKEN_INVALID:
+            breaker.mark_broken(error)
+        elif error.server_side:
+            breaker.record_failure(error)
+        else:
+            breaker.record_success()
+        if error.retryable and error.code != TOKEN_INVALID:
+            if attempt < settings.WHATSAPP_SEND_ATTEMPTS:
+                delay = retry_delay(error, attempt)
+                deliver_reaction.schedule((message_id, attempt + 1), delay=delay)
+                return
+        reason = {"code": error.code, "reason": error.explanation}
+        actions.record_business_reaction(message=message, emoji=wanted, error=reason)
+        return
+    breaker.record_success()
+    actions.record_business_reaction(message=message, emoji=wanted, whatsapp_message_id=wamid)
+
+
 # --- Inbound media --------------------------------------------------------------------------
 
 
 @db_task()
 def fetch_media(message_id, attempt=1):
-    """Download an inbound message's media from WhatsApp into our storage (media_url)."""
+    """Download an inbound message's media from WhatsApp into our storage (media_url).
+
+    Stored or not, the message then goes on (attach_media, relay.media_unavailable): a
+    customer's file to the agent's phone, an agent's file to a WhatsApp customer."""
     message = Message.objects.get(pk=message_id)
-    media_id = (message.metadata or {}).get("media_id")
-    if message.media_url or not media_id:
+    if not message.awaits_media:
         return
+    media_id = message.metadata["media_id"]
     decision = breaker.allow()
     if decision.broken:
         log.warning("media %s not fetched: %s", media_id, decision.broken)
+        relay.media_unavailable(message, decision.broken)
         return
     if not decision.allowed:
         fetch_media.schedule((message_id, attempt), delay=decision.wait + random.uniform(0, 1))
@@ -215,13 +313,18 @@ def fetch_media(message_id, attempt=1):
             fetch_media.schedule((message_id, attempt + 1), delay=retry_delay(error, attempt))
         else:
             log.error("media %s of message %s not fetched: %s", media_id, message_id, error)
+            reason = f"The file could not be fetched from WhatsApp: {error.explanation}"
+            relay.media_unavailable(message, reason)
         return
     breaker.record_success()
     if media.sha256 and not _checksum_matches(media.content, media.sha256):
         log.error("media %s: checksum mismatch, not stored", media_id)
+        relay.media_unavailable(message, "The file arrived damaged from WhatsApp.")
         return
     if len(media.content) > settings.WHATSAPP_MAX_MEDIA_BYTES:
         log.error("media %s: %s bytes is over the limit, not stored", media_id, len(media.content))
+        limit = settings.WHATSAPP_MAX_MEDIA_BYTES // (1024 * 1024)
+        relay.media_unavailable(message, f"The file is over the {limit} MB limit.")
         return
     extension = mimetypes.guess_extension((media.mime_type or "").split(";")[0].strip()) or ""
     name = default_storage.save(
@@ -232,6 +335,7 @@ def fetch_media(message_id, attempt=1):
         media_url=default_storage.url(name),
         storage_name=name,
         mime_type=media.mime_type,
+        size=len(media.content),
     )
 
 
@@ -246,7 +350,21 @@ def _checksum_matches(content, expected):
 
 @db_task()
 def process_webhook_event(event_id):
-    event = WebhookEvent.objects.get(pk=event_id)
+    _process(WebhookEvent.objects.get(pk=event_id), AgentNumbers())
+
+
+@db_task()
+def process_webhook_events(event_ids):
+    """The events one ingest batch stored (wachat/whatsapp/ingest.py), in arrival order:
+    read in one query, and the agents' numbers looked up once for the whole batch."""
+    events = WebhookEvent.objects.in_bulk(event_ids)
+    agent_numbers = AgentNumbers()
+    for event_id in event_ids:
+        if event_id in events:
+            _process(events[event_id], agent_numbers)
+
+
+def _process(event, agent_numbers):
     if event.processed:
         return
     try:
@@ -256,22 +374,33 @@ def process_webhook_event(event_id):
         return
     try:
         with transaction.atomic():
-            unknown = apply_batch(batch)
+            unknown = apply_batch(batch, agent_numbers=agent_numbers)
+            if not unknown:
+                event.mark_processed()  # in the same commit as its effects
     except Exception as exc:  # any failure: count it, retry with backoff, then wait for replay
+        event.processed, event.processed_at = False, None  # the marking was rolled back too
         _retry_later(event, exc)
         return
     if unknown:
         # Everything else in the batch is applied (and idempotent); only these wait.
         _retry_later(event, StatusForUnknownMessage(f"unknown message(s): {', '.join(unknown)}"))
-        return
-    event.mark_processed()
 
 
-@db_task()
-def process_webhook_events(event_ids):
-    """The events one ingest batch stored (wachat/whatsapp/ingest.py), in arrival order."""
-    for event_id in event_ids:
-        process_webhook_event.call_local(event_id)
+class AgentNumbers:
+    """The WhatsApp numbers of agents, read once (per ingest batch) on first use: most
+    inbound messages are from customers and need no agent row at all."""
+
+    def __init__(self):
+        self._numbers = None
+
+    def agent_for(self, phone):
+        if self._numbers is None:
+            self._numbers = set(
+                ChatAgent.objects.exclude(whatsapp_phone_number=None).values_list(
+                    "whatsapp_phone_number", flat=True
+                )
+            )
+        return relay.agent_for_number(phone) if phone in self._numbers else None
 
 
 def _retry_later(event, exc):
@@ -291,7 +420,7 @@ def replay_webhook_event(event_id):
     return event
 
 
-def apply_batch(batch):
+def apply_batch(batch, *, agent_numbers=None):
     """Apply every message, reaction and status of one webhook. Each step is idempotent.
 
     Returns the wamids that statuses or reactions refer to but we have not stored yet.
@@ -301,7 +430,7 @@ def apply_batch(batch):
         if inbound.sender in held_for:
             # The recipient wrote: their 24-hour window is open again.
             actions.release_held_messages(phone=inbound.sender)
-        _receive(inbound)
+        _receive(inbound, agent_numbers or AgentNumbers())
     unknown = []
     for reaction in batch.reactions:
         if not _already_reacted(reaction):
@@ -311,12 +440,40 @@ def apply_batch(batch):
             if found is None:
                 unknown.append(reaction.target_wamid)
     for status in batch.statuses:
+        if status.status == "failed" and (status.error or {}).get("code") == WINDOW_CLOSED:
+            if _window_closed_after_sending(status.wamid):
+                continue
+            if relay.hold_refused_copy(status.wamid, status.error):
+                continue
         found = actions.record_whatsapp_status(
             whatsapp_message_id=status.wamid, status=status.status, error=status.error
         )
-        if found is None:
+        if found is None and not _is_business_reaction(status.wamid):
             unknown.append(status.wamid)
     return unknown
+
+
+def _window_closed_after_sending(wamid):
+    """Meta accepted one of our messages, then reported it failed with 131047: the
+    24-hour window was closed. Not a failure for its sender: the message goes back to
+    pending and its delivery sends the re-engagement template (then holds it until the
+    recipient writes). True when the status is dealt with here."""
+    message = Message.objects.filter(whatsapp_message_id=wamid).first()
+    if message is None:
+        # Already put back (its wamid was dropped) and perhaps sent again: a replay.
+        return Message.objects.filter(metadata__refused_wamid=wamid).exists()
+    if actions.requeue_for_closed_window(message=message) is not None:
+        transaction.on_commit(lambda: deliver_message(message.pk))
+        return True
+    return False  # it moved on (delivered, read, failed): record the status as usual
+
+
+def _is_business_reaction(wamid):
+    """A status about a reaction we sent (Meta reports "sent" for those; they have no row
+    of their own). Only asked for wamids no message has, which are rare."""
+    return Message.objects.filter(
+        metadata__has_key="reaction_wamids", metadata__icontains=wamid
+    ).exists()
 
 
 def _numbers_with_held_messages():
@@ -338,11 +495,9 @@ def _already_reacted(reaction):
     return current == reaction.emoji
 
 
-def _receive(inbound):
-    agent = relay.agent_for_number(inbound.sender)
+def _receive(inbound, agent_numbers):
+    agent = agent_numbers.agent_for(inbound.sender)
     if agent is None:
-        if inbound.profile_name:
-            actions.record_whatsapp_profile(phone=inbound.sender, profile_name=inbound.profile_name)
         message, created = actions.receive_whatsapp_message(
             phone=inbound.sender,
             profile_name=inbound.profile_name,
@@ -351,6 +506,10 @@ def _receive(inbound):
             message_type=inbound.message_type,
             metadata=inbound.metadata or None,
         )
+        known_as = (message.conversation.metadata or {}).get("visitor_name")
+        if inbound.profile_name and known_as != inbound.profile_name:
+            # A new profile name (a new conversation already starts with it).
+            actions.record_whatsapp_profile(phone=inbound.sender, profile_name=inbound.profile_name)
         if created and inbound.media_id:
             transaction.on_commit(lambda: fetch_media(message.pk))
         return

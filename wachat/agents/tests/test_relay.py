@@ -214,7 +214,7 @@ def test_with_the_agents_window_closed_copies_wait_and_follow_when_the_agent_wri
     faults.add(Fault.Target.GRAPH, Fault.Action.ERROR, code=131047, http_status=400, count=1)
     conversation = customer_writes(emulator, "4915100000001", "anyone there?")
 
-    copy = AgentPhoneMessage.objects.get(direction="to_agent")
+    copy = AgentPhoneMessage.objects.get(direction="to_agent", message__isnull=False)
     assert copy.status == "queued"
     sent = to_phone(emulator, ALICE)
     assert len(sent) == 1 and sent[0]["kind"] == "template"  # "please write to us"
@@ -226,3 +226,36 @@ def test_with_the_agents_window_closed_copies_wait_and_follow_when_the_agent_wri
     assert to_phone(emulator, ALICE)[-1]["body"].endswith("anyone there?")
     reply = Message.objects.get(content="I'm here")
     assert reply.conversation_id == conversation.pk
+
+
+def test_a_copy_refused_after_sending_waits_for_the_agent_and_a_replay_changes_nothing(
+    alice, emulator
+):
+    # As Meta does it: the copy is accepted, then a status reports 131047.
+    emulator.django.post(
+        "/emulator/api/window",
+        {"phone": ALICE, "last_wrote_hours_ago": 30},
+        content_type="application/json",
+    )
+    customer_writes(emulator, "4915100000001", "is anyone there?")
+    emulator.deliver_webhooks()  # the failed status for the copy
+
+    copy = AgentPhoneMessage.objects.get(direction="to_agent", message__isnull=False)
+    assert (copy.status, copy.wamid) == ("queued", None)
+    assert copy.error["code"] == 131047
+    assert [m["kind"] for m in to_phone(emulator, ALICE)] == ["template"]
+
+    from wachat.whatsapp.tasks import replay_webhook_event
+
+    failed_status = WebhookEvent.objects.order_by("-pk").first()
+    assert replay_webhook_event(failed_status.pk).processed  # replayed: nothing new
+    copy.refresh_from_db()
+    assert copy.status == "queued"
+    assert [m["kind"] for m in to_phone(emulator, ALICE)] == ["template"]
+
+    agent_writes(emulator, ALICE, "Here now")
+    copy.refresh_from_db()
+    assert copy.status == "sent" and copy.wamid
+    assert to_phone(emulator, ALICE)[-1]["body"].endswith("is anyone there?")
+    # Every status, the template's included, found its message: nothing waits for review.
+    assert not WebhookEvent.objects.filter(processed=False).exists()

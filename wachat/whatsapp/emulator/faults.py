@@ -28,6 +28,8 @@ MESSAGES = {
     132001: "(#132001) Template name does not exist in the translation",
     133004: "(#133004) Server temporarily unavailable",
 }
+# The short title Meta puts in a failed status's errors[] (webhooks, not API answers).
+TITLES = {131047: "Re-engagement message"}
 DETAILS = {
     131047: "Message failed to send because more than 24 hours have passed since the "
     "customer last replied to this number.",

@@ -91,6 +91,25 @@ def status_payload(message, status):
     )
 
 
+def failed_status_payload(wamid, phone, code):
+    """A `failed` status in Meta's shape (errors[] with code, title, message, error_data)."""
+    from wachat.whatsapp.emulator import faults
+
+    title = faults.TITLES.get(code, faults.MESSAGES.get(code, "Error"))
+    error = {"code": code, "title": title, "message": title}
+    if code in faults.DETAILS:
+        error["error_data"] = {"details": faults.DETAILS[code]}
+    error["href"] = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
+    status = {
+        "id": wamid,
+        "status": "failed",
+        "timestamp": str(int(time.time())),
+        "recipient_id": phone,
+        "errors": [error],
+    }
+    return _envelope({"statuses": [status]})
+
+
 def post_webhook(payload):
     """Deliver `payload` to the app, unless a webhook fault knob says otherwise."""
     from wachat.whatsapp.emulator import faults

@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/send", views.phone_send),
     path("api/media/<str:media_id>", views.phone_media),
     path("api/faults", views.fault_knobs),
+    path("api/window", views.window_knob),
     path("media/<str:media_id>", views.media_download),
     path("graph/<str:version>/<str:phone_number_id>/messages", views.graph_messages),
     path("graph/<str:version>/<str:phone_number_id>/media", views.graph_media_upload),

@@ -20,8 +20,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from wachat.conversations.models import ChatAgent
-from wachat.whatsapp.emulator import faults, meta
-from wachat.whatsapp.emulator.models import Fault, Media, PhoneMessage
+from wachat.whatsapp.emulator import faults, meta, window
+from wachat.whatsapp.emulator.models import Fault, Media, PhoneMessage, new_wamid
 from wachat.whatsapp.errors import WINDOW_CLOSED
 
 MAX_TEXT = 4096
@@ -160,14 +160,13 @@ def graph_messages(request, version, phone_number_id):
     fields = builders[kind](data.get(kind) or {}, kind)
     if isinstance(fields, JsonResponse):
         return fields
-    context = (data.get("context") or {}).get("message_id")
+    if kind != "template" and not window.is_open(to):
+        return _window_closed(data["to"], to)
+    # A reaction names its message itself (its builder sets context_wamid).
+    fields.setdefault("context_wamid", (data.get("context") or {}).get("message_id"))
     with transaction.atomic():
         message = PhoneMessage.objects.create(
-            phone=to,
-            direction=PhoneMessage.Direction.TO_PHONE,
-            kind=kind,
-            context_wamid=context,
-            **fields,
+            phone=to, direction=PhoneMessage.Direction.TO_PHONE, kind=kind, **fields
         )
         transaction.on_commit(lambda: meta.post_webhook(meta.status_payload(message, "sent")))
     return JsonResponse(
@@ -175,6 +174,21 @@ def graph_messages(request, version, phone_number_id):
             "messaging_product": "whatsapp",
             "contacts": [{"input": data["to"], "wa_id": to}],
             "messages": [{"id": message.wamid}],
+        }
+    )
+
+
+def _window_closed(given, to):
+    """Like Meta: the request is accepted, then a status webhook says it failed (131047).
+    Nothing reaches the phone."""
+    wamid = new_wamid()
+    payload = meta.failed_status_payload(wamid, to, WINDOW_CLOSED)
+    transaction.on_commit(lambda: meta.post_webhook(payload))
+    return JsonResponse(
+        {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": given, "wa_id": to}],
+            "messages": [{"id": wamid}],
         }
     )
 
@@ -340,6 +354,25 @@ def fault_knobs(request):
     return JsonResponse({"faults": [fault.as_json() for fault in live]})
 
 
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def window_knob(request):
+    """The 24-hour window of one phone (window.py). GET ?phone=: its state. POST {phone,
+    last_wrote_hours_ago}: as if the phone last wrote that long ago (0: just now)."""
+    if request.method == "GET":
+        return JsonResponse(window.state(request.GET.get("phone", "")))
+    try:
+        data = json.loads(request.body)
+        phone = str(data["phone"]).lstrip("+")
+        hours = float(data["last_wrote_hours_ago"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return JsonResponse({"error": f"invalid window: {exc}"}, status=400)
+    if not phone.isdigit() or not 0 <= hours <= 24 * 365:
+        return JsonResponse({"error": "phone must be digits, hours 0 to 8760"}, status=400)
+    window.age(phone, hours)
+    return JsonResponse(window.state(phone))
+
+
 @require_GET
 def phone_page(request):
     return render(
@@ -377,7 +410,7 @@ def phone_thread(request):
                 meta.post_webhook(meta.status_payload(message, status))
         message.status = target
         message.save(update_fields=["status"])
-    messages = PhoneMessage.objects.filter(phone=phone).order_by("pk")
+    messages = PhoneMessage.objects.filter(phone=phone).exclude(kind=window.OPENED).order_by("pk")
     return JsonResponse({"messages": [m.as_json() for m in messages], "phones": _known_phones()})
 
 

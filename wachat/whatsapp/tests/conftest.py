@@ -11,7 +11,7 @@ from huey.contrib.djhuey import HUEY
 from wachat.conftest import post_webhook
 from wachat.conversations import actions
 from wachat.whatsapp import client as graph_client
-from wachat.whatsapp.emulator import meta
+from wachat.whatsapp.emulator import meta, window
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CUSTOMER = "4915112345678"  # the customer in every fixture
@@ -90,7 +90,9 @@ def replay(client):
 
 @pytest.fixture
 def customer_conversation(db, bob):
-    """A WhatsApp conversation with the fixtures' customer, answered by bob."""
+    """A WhatsApp conversation with the fixtures' customer, answered by bob. The customer
+    just wrote, so their 24-hour window is open in the emulator too."""
+    window.open_window(CUSTOMER)
     message, _ = actions.receive_whatsapp_message(
         phone=CUSTOMER, profile_name="Carol", whatsapp_message_id="wamid.first", text="Hello"
     )

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from wachat.whatsapp.client import GraphClient
-from wachat.whatsapp.emulator import faults
+from wachat.whatsapp.emulator import faults, window
 from wachat.whatsapp.emulator.models import Fault, Media, PhoneMessage
 from wachat.whatsapp.errors import GraphError, parse_retry_after
 
@@ -19,6 +19,7 @@ PDF = b"%PDF-1.4\n% a tiny test document\n"
 
 @pytest.fixture
 def graph(emulator):
+    window.open_window(CUSTOMER)  # the customer wrote: free-form messages are allowed
     return GraphClient()
 
 
@@ -172,6 +173,11 @@ def test_the_client_against_the_emulator_over_real_http(live_server_stack, setti
     knobs = f"{live_server_stack.url}/emulator/api/faults"
     http = httpx.Client(timeout=0.5)
     graph = GraphClient(base_url=f"{live_server_stack.url}/emulator/graph", http=http)
+    opened = http.post(
+        f"{live_server_stack.url}/emulator/api/window",
+        json={"phone": CUSTOMER, "last_wrote_hours_ago": 0},
+    )
+    assert opened.json()["open"] is True
 
     wamid = graph.send_text(CUSTOMER, "over the wire")
     assert PhoneMessage.objects.get(wamid=wamid).body == "over the wire"

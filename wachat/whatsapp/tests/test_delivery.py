@@ -302,6 +302,84 @@ def test_the_reengagement_template_is_configurable(say, settings):
     assert message.metadata["error"]["code"] == 132001
 
 
+def test_a_retryable_template_failure_is_retried_and_the_template_sent_once(say, emulator):
+    fail_sends(131047, 400)
+    fail_sends(131000, 500)  # the template's first attempt
+
+    message = say("Your order shipped")
+
+    message.refresh_from_db()
+    assert message.status == "pending"
+    assert message.metadata["awaiting_window"] == CUSTOMER
+    assert [name for name, _ in scheduled()] == ["send_reengagement"]
+    assert phone_received() == []
+    assert CircuitBreakerState.objects.get().consecutive_failures == 1
+
+    run_scheduled()
+    tasks.send_reengagement.call_local(message.pk, 2)  # the same retry, delivered twice
+
+    assert [m.kind for m in phone_received()] == ["template"]
+    assert Message.objects.filter(message_type="template").count() == 1
+    assert CircuitBreakerState.objects.get().consecutive_failures == 0
+    emulator.phone_sends(CUSTOMER, "Hi, what is it?")
+    emulator.deliver_webhooks()
+    message.refresh_from_db()
+    assert message.status == "sent"
+    assert [m.kind for m in phone_received()] == ["template", "text"]
+
+
+def test_a_template_that_keeps_failing_fails_the_held_messages(say, settings):
+    settings.WHATSAPP_SEND_ATTEMPTS = 2
+    fail_sends(131047, 400, count=2)
+    fail_sends(131016, 503, count=2)  # both attempts of the template
+    first = say("Your order shipped")
+    second = say("Tracking: 123")  # held too, waiting for the same template
+
+    while run_scheduled():
+        pass
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("failed", "failed")
+    assert first.metadata["error"] == {
+        "code": 131016,
+        "reason": "WhatsApp is temporarily unavailable.",
+    }
+    assert phone_received() == []
+    retried = actions.retry_failed_message(message=first)  # the window may be open by now
+    retried.refresh_from_db()
+    assert retried.status == "sent"
+
+
+def test_a_permanent_template_error_fails_at_once_with_the_reason(say):
+    fail_sends(131047, 400)
+    fail_sends(132000, 400)
+
+    message = say()
+
+    message.refresh_from_db()
+    assert message.status == "failed"
+    assert message.metadata["error"]["code"] == 132000
+    assert message.metadata["error"]["reason"].startswith("WhatsApp rejected the template")
+    assert scheduled() == []
+
+
+def test_an_open_breaker_keeps_the_template_retry_waiting(say, threshold, settings):
+    settings.WHATSAPP_SEND_ATTEMPTS = 3
+    fail_sends(131047, 400)
+    fail_sends(131000, 500)
+    message = say()
+    for _ in range(threshold):
+        breaker.record_failure(tasks.GraphError(message="down", http_status=500))
+
+    run_scheduled()  # the retry finds the breaker open: it waits, nothing fails
+
+    message.refresh_from_db()
+    assert message.status == "pending"
+    assert [name for name, _ in scheduled()] == ["send_reengagement"]
+    assert phone_received() == []
+
+
 # --- Token errors ---------------------------------------------------------------------------
 
 

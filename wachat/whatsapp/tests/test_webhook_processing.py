@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from wachat.conversations import actions
 from wachat.conversations.models import Conversation, Message
 from wachat.whatsapp import tasks
-from wachat.whatsapp.emulator import faults
+from wachat.whatsapp.emulator import faults, window
 from wachat.whatsapp.emulator.models import Fault
 from wachat.whatsapp.models import WebhookEvent
 from wachat.whatsapp.tests.conftest import CUSTOMER, fixture, run_scheduled, scheduled
@@ -209,6 +209,7 @@ def test_a_dropped_webhook_never_arrives(emulator, bob):
 
 
 def test_reordered_status_webhooks_still_end_at_read(emulator, bob):
+    window.open_window(CUSTOMER)
     conversation = actions.receive_whatsapp_message(
         phone=CUSTOMER, profile_name="Carol", whatsapp_message_id="wamid.in", text="Hi"
     )[0].conversation

@@ -4,6 +4,7 @@ Idempotent: run it on every `make run`. The agent is online with a WhatsApp numb
 emulator's phone page plays, so visitor messages are relayed to it.
 """
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.utils import timezone
@@ -40,5 +41,11 @@ class Command(BaseCommand):
                 "last_activity_at": timezone.now(),
             },
         )
+        if settings.WHATSAPP_EMULATOR:
+            # The emulator keeps WhatsApp's 24-hour window: the demo agent's phone "wrote"
+            # to the business number just now, so visitor messages are relayed at once.
+            from wachat.whatsapp.emulator import window
+
+            window.open_window(AGENT[3])
         self.stdout.write(f"  admin login: {ADMIN[0]} / {ADMIN[1]}")
         self.stdout.write(f"  agent login: {AGENT[0]} / {AGENT[1]}  (WhatsApp +{AGENT[3]})")
