@@ -201,6 +201,10 @@ WIDGET_RATE_LIMITS = {
     "session": {"ip": (60, 60)},
     "form": {"visitor": (10, 60), "ip": (30, 60)},
     "upload": {"visitor": (10, 60), "ip": (30, 60)},
+    # E-mailed transcripts go to any address the visitor types: few, so nobody can spam.
+    "transcript": {"visitor": (3, 3600), "ip": (10, 3600)},
+    # Read receipts over HTTP (long-poll mode): one per batch of agent messages seen.
+    "seen": {"visitor": (60, 60), "ip": (300, 60)},
 }
 # Behind a reverse proxy, count the client's address from X-Forwarded-For.
 WIDGET_TRUST_X_FORWARDED_FOR = env.bool("WIDGET_TRUST_X_FORWARDED_FOR", default=False)
@@ -211,6 +215,11 @@ WIDGET_IDENTITY_SECRET = env("WIDGET_IDENTITY_SECRET", default="")
 WIDGET_IDENTITY_MAX_AGE = env.int("WIDGET_IDENTITY_MAX_AGE", default=60 * 60 * 24)
 # Long-poll fallback (WebSockets blocked): how long GET /api/widget/poll waits for news.
 WIDGET_POLL_SECONDS = env.int("WIDGET_POLL_SECONDS", default=25)
+# The visitor's location, shown to agents, from headers a trusted proxy sets, as
+# field=Header pairs (fields: country, region, city), e.g. behind Cloudflare
+# "country=CF-IPCountry,city=CF-IPCity,region=CF-Region". Off by default: without a proxy
+# that sets them, visitors can send these headers themselves.
+WACHAT_GEO_HEADERS = env.list("WACHAT_GEO_HEADERS", default=[])
 
 # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` when set (Prometheus:
 # `authorization: {credentials: ...}`); unset, keep /metrics on the internal network.
@@ -240,6 +249,9 @@ WHITENOISE_USE_FINDERS = True  # serve straight from the apps' static/ folders
 warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous")
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+# Largest file a visitor or agent may attach (bytes); what is accepted: see
+# wachat/conversations/attachments.py.
+WACHAT_ATTACHMENT_MAX_BYTES = env.int("WACHAT_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 UNFOLD = {

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from wachat.conversations import attachments
 from wachat.whatsapp.webhooks import whatsapp_webhook
 from wachat.widget.api import api as widget_api
 
@@ -18,6 +19,9 @@ urlpatterns = [
     path("api/widget/", widget_api.urls),
     path("webhooks/whatsapp/", whatsapp_webhook, name="whatsapp-webhook"),
     path("center/", include("wachat.agents.urls")),
+    # Attachments and WhatsApp media (see attachments.serve; a proxy or object storage
+    # may serve MEDIA_URL instead in production).
+    path(settings.MEDIA_URL.strip("/") + "/<path:name>", attachments.serve, name="media"),
     path("", include("wachat.widget.urls")),
     path("", include("wachat.ops.urls")),
 ]

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 
 from wachat.agents.models import CannedResponse, ReadMarker
-from wachat.conversations.models import ChatAgent, Conversation, Message
+from wachat.conversations.models import ChatAgent, Conversation, Label, Message
 
 PAGE = 50
 
@@ -52,9 +52,19 @@ def can_assign(agent, conversation, target):
     return conversation.agent_id == agent.pk
 
 
-def inbox(agent, *, status="", scope="", source="", query="", offset=0, limit=PAGE):
-    """One page of conversations, newest activity first, with unread counts for `agent`."""
+def inbox(agent, *, status="", scope="", source="", query="", label="", offset=0, limit=PAGE):
+    """One page of conversations, newest activity first, with unread counts for `agent`.
+
+    Snoozed conversations show only under status "snoozed" (open ones) or "closed"."""
     conversations = visible_conversations(agent)
+    if status == "snoozed":
+        conversations = conversations.filter(snoozed_until__isnull=False).exclude(
+            status=Conversation.Status.CLOSED
+        )
+    elif status != Conversation.Status.CLOSED:
+        conversations = conversations.filter(snoozed_until__isnull=True)
+    if label.isdigit():
+        conversations = conversations.filter(labels=int(label))
     if status == "open":
         conversations = conversations.exclude(status=Conversation.Status.CLOSED)
     elif status in Conversation.Status.values:
@@ -93,6 +103,7 @@ def inbox(agent, *, status="", scope="", source="", query="", offset=0, limit=PA
     page = list(
         conversations.annotate(last_message_id=Subquery(last_message))
         .select_related("agent__user", "visitor_session")
+        .prefetch_related("labels")
         .order_by("-updated_at", "-pk")[offset : offset + limit]
     )
     unread = unread_counts(agent, page)
@@ -153,6 +164,10 @@ def last_message_id(conversation):
 
 def agents_for_transfer():
     return list(ChatAgent.objects.select_related("user").order_by("user__first_name", "pk"))
+
+
+def labels():
+    return list(Label.objects.values("id", "name", "color"))
 
 
 def canned_responses():

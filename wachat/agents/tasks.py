@@ -27,3 +27,9 @@ def mark_idle_agents_away():
     idle_for = auto_away_after()
     if idle_for is not None:
         actions.mark_idle_agents_away(idle_for=idle_for)
+
+
+@db_periodic_task(crontab(minute="*"))
+def wake_snoozed_conversations():
+    """Snoozed conversations whose time has come return to the inbox."""
+    actions.wake_snoozed()

@@ -7,4 +7,5 @@ urlpatterns = [
     path("api/conversations", views.inbox, name="center-inbox"),
     path("conversations/<uuid:conversation_id>", views.conversation, name="center-conversation"),
     path("conversations/<uuid:conversation_id>/messages", views.conversation_messages),
+    path("conversations/<uuid:conversation_id>/attachments", views.conversation_attachments),
 ]

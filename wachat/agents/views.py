@@ -6,11 +6,14 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_POST
 
 from wachat.agents import selectors
 from wachat.agents.tasks import auto_away_after
+from wachat.conversations import actions, attachments
 from wachat.conversations.events import agent_conversation_data, message_data
-from wachat.conversations.models import ChatAgent, Message
+from wachat.conversations.models import ChatAgent
+from wachat.widget import geo
 
 HEARTBEAT_SECONDS = 30
 
@@ -42,6 +45,7 @@ def _inbox_page(request):
         scope=params.get("scope", ""),
         source=params.get("source", ""),
         query=params.get("q", "")[:100],
+        label=params.get("label", "")[:20],
         offset=offset,
         limit=selectors.PAGE + 1,
     )
@@ -78,6 +82,7 @@ def center(request):
                     for a in selectors.agents_for_transfer()
                 ],
                 "canned": selectors.canned_responses(),
+                "labels": selectors.labels(),
                 "heartbeat_seconds": HEARTBEAT_SECONDS,
                 "auto_away_seconds": int(auto_away_after().total_seconds())
                 if auto_away_after()
@@ -126,6 +131,41 @@ def conversation_messages(request, conversation_id):
     return JsonResponse({"messages": [message_data(m) for m in messages], "has_more": has_more})
 
 
+@agent_required
+@require_POST
+def conversation_attachments(request, conversation_id):
+    """Attach a file (multipart: file, client_id, caption) to a conversation the agent may
+    write to, the same rule as replies over the WebSocket. Answers the message (201; 200
+    for a retry with the same client_id) or {"detail"} with 400/403/404/413/415."""
+    found = selectors.visible_conversation(request.agent, conversation_id)
+    if found is None:
+        return JsonResponse({"detail": "No such conversation."}, status=404)
+    if not selectors.can_write(request.agent, found):
+        detail = (
+            "Take this conversation first."
+            if found.agent_id is None
+            else "This conversation belongs to another agent."
+        )
+        return JsonResponse({"detail": detail}, status=403)
+    upload, client_id = request.FILES.get("file"), request.POST.get("client_id", "")
+    if upload is None:
+        return JsonResponse({"detail": "Choose a file to attach."}, status=400)
+    if not 0 < len(client_id) <= 64:
+        return JsonResponse({"detail": "client_id must be 1 to 64 characters."}, status=400)
+    try:
+        message, created = actions.send_agent_attachment(
+            conversation=found,
+            agent=request.agent,
+            content=attachments.read(upload),
+            filename=upload.name,
+            client_id=client_id,
+            caption=request.POST.get("caption", ""),
+        )
+    except attachments.InvalidAttachment as exc:
+        return JsonResponse({"detail": str(exc)}, status=exc.status)
+    return JsonResponse(message_data(message), status=201 if created else 200)
+
+
 def _visitor_details(conversation):
     session = conversation.visitor_session
     details = {
@@ -147,7 +187,7 @@ def _visitor_details(conversation):
                 },
                 "page_views": session.page_views,
                 "pages": profile.get("pages", [])[-10:],
-                "location": profile.get("location"),
+                "location": geo.describe(profile.get("location")),
                 "user_agent": session.user_agent,
                 "device": describe_device(session.user_agent),
                 "first_visit_at": session.first_visit_at.isoformat(),

@@ -1,15 +1,18 @@
 """The back office: the seed's Filament resources as Django admin pages (django-unfold)."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.templatetags.static import static
 from django.urls import path
+from django.utils.html import format_html
 from django.views.generic import TemplateView
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.views import UnfoldModelAdminViewMixin
 
 from wachat.backoffice import analytics
 from wachat.backoffice.models import ChatSetting
-from wachat.conversations.models import ChatAgent, Conversation, Message, VisitorSession
+from wachat.conversations.models import ChatAgent, Conversation, Label, Message, VisitorSession
 from wachat.whatsapp.models import WebhookEvent
 
 
@@ -33,6 +36,11 @@ class ChatSettingAdmin(ModelAdmin):
     list_display = ["key", "shown_value", "encrypted", "updated_at"]
     search_fields = ["key"]
     readonly_fields = ["shown_value"]
+    list_before_template = "backoffice/embed_snippet.html"
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "embed_snippet": embed_snippet()}
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="value")
     def shown_value(self, obj):
@@ -87,11 +95,40 @@ class AnalyticsView(UnfoldModelAdminViewMixin, TemplateView):
 
 @admin.register(Conversation)
 class ConversationAdmin(ModelAdmin):
-    list_display = ["code", "visitor_name", "source", "status", "agent", "priority", "updated_at"]
-    list_filter = ["status", "source", "agent"]
+    list_display = [
+        "code",
+        "visitor_name",
+        "source",
+        "status",
+        "agent",
+        "priority",
+        "satisfaction",
+        "updated_at",
+    ]
+    list_filter = ["status", "source", "agent", "rating"]
     search_fields = ["visitor_phone_number", "messages__content"]
-    readonly_fields = ["id", "visitor_session", "created_at", "updated_at"]
+    # The rating is the visitor's word: shown, never edited here.
+    readonly_fields = [
+        "id",
+        "visitor_session",
+        "rating",
+        "rating_comment",
+        "rated_at",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [MessageInline]
+
+    @admin.display(description="satisfaction", ordering="rating")
+    def satisfaction(self, obj):
+        if obj.rating is None:
+            return "–"
+        stars = "★" * obj.rating + "☆" * (5 - obj.rating)
+        if not obj.rating_comment:
+            return f"{stars} ({obj.rating}/5)"
+        return format_html(
+            '<span title="{}">{} ({}/5) 💬</span>', obj.rating_comment, stars, obj.rating
+        )
 
     def get_urls(self):
         view = self.admin_site.admin_view(AnalyticsView.as_view(model_admin=self))
@@ -109,6 +146,23 @@ class ChatAgentAdmin(ModelAdmin):
         "last_activity_at",
     ]
     list_filter = ["status", "auto_assign"]
+
+
+class LabelForm(forms.ModelForm):
+    color = forms.RegexField(regex=r"^#[0-9a-fA-F]{6}$", help_text='"#rrggbb", e.g. #2563eb')
+
+    class Meta:
+        model = Label
+        fields = ["name", "color"]
+
+
+@admin.register(Label)
+class LabelAdmin(ModelAdmin):
+    """Agents create labels from the Conversation Center too, by typing a new name."""
+
+    form = LabelForm
+    list_display = ["name", "color", "created_at"]
+    search_fields = ["name"]
 
 
 @admin.register(VisitorSession)
@@ -179,3 +233,14 @@ class CircuitBreakerStateAdmin(ModelAdmin):
         for row in queryset:
             breaker.reset(row.name)
         messages.info(request, "WhatsApp connection reset; pending messages go out on retry.")
+
+
+# --- Embedding the widget -------------------------------------------------------------------
+
+
+def embed_snippet():
+    """The one line website owners paste before </body>, with this server's address."""
+    src = static("wachat/widget.js")
+    if not src.startswith(("http://", "https://", "//")):
+        src = settings.PUBLIC_URL + src
+    return f'<script async src="{src}"></script>'

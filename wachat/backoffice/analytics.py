@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from statistics import median
 
-from django.db.models import Count, Min, Q
+from django.db.models import Avg, Count, Min, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -47,6 +47,7 @@ def report(*, days=14, now=None):
         ),
         "messages_total": messages.count(),
         "first_response_median_seconds": first_response_median(conversations),
+        "satisfaction": satisfaction(since),
         "agents_by_status": dict(
             ChatAgent.objects.values_list("status")
             .annotate(n=Count("pk"))
@@ -54,6 +55,13 @@ def report(*, days=14, now=None):
         ),
         "checks": checks(now),
     }
+
+
+def satisfaction(since):
+    """Visitors' ratings (1-5) given since `since`: {"average": float or None, "count": n}."""
+    rated = Conversation.objects.filter(rated_at__gte=since, rating__isnull=False)
+    figures = rated.aggregate(average=Avg("rating"), count=Count("pk"))
+    return {"average": figures["average"], "count": figures["count"]}
 
 
 def first_response_median(conversations, limit=5000):

@@ -5,13 +5,18 @@ outbound messages to the transports after commit (transports.py). Callers (views
 consumers, tasks, admin) parse input and check access, then call one action.
 """
 
+import uuid
+from datetime import UTC, datetime, timedelta
+
 from django.conf import settings
+from django.core.cache import cache
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from wachat.conversations import events, routing, transports
-from wachat.conversations.models import ChatAgent, Conversation, Message, VisitorSession
+from wachat.conversations import attachments, events, routing, selectors, transports
+from wachat.conversations.models import ChatAgent, Conversation, Label, Message, VisitorSession
 from wachat.ops import metrics
 
 OPEN = [Conversation.Status.ACTIVE, Conversation.Status.WAITING]
@@ -245,8 +250,11 @@ class ActionRefused(ValueError):
     """The change is not possible in the conversation's current state; says why."""
 
 
-def set_agent_status(*, agent, status):
-    """An agent went online, away or offline (by hand, or automatically when idle).
+def set_agent_status(*, agent, status, automatic=False):
+    """An agent went online, away or offline (by hand, or `automatic`ally when idle).
+
+    Who chose "away" is remembered (auto_away_key): only an automatic away ends by itself
+    when the agent is active again (record_agent_activity).
 
     Going online assigns waiting conversations to whoever has room; going offline puts the
     agent's open conversations back in the queue and reassigns them. Emits agent.updated,
@@ -263,6 +271,12 @@ def set_agent_status(*, agent, status):
             agent.last_activity_at = timezone.now()
         agent.save(update_fields=["status", "last_activity_at", "updated_at"])
         events.agent_updated(agent)
+        # Not after commit: a marker left by a rolled-back change is harmless, since it is
+        # only acted on while the agent is away.
+        if automatic and status == ChatAgent.Status.AWAY:
+            cache.set(auto_away_key(agent.pk), True, timeout=None)
+        else:
+            cache.delete(auto_away_key(agent.pk))
         if status == ChatAgent.Status.OFFLINE and previous != ChatAgent.Status.OFFLINE:
             for conversation in Conversation.objects.select_for_update().filter(
                 agent=agent, status__in=OPEN
@@ -273,8 +287,27 @@ def set_agent_status(*, agent, status):
 
 
 def record_agent_activity(*, agent):
-    """The agent's Conversation Center reported activity (heartbeat). No events."""
+    """The agent's Conversation Center reported activity (heartbeat).
+
+    An agent the inactivity check put away (not one who chose away) comes back online:
+    see set_agent_status for the events. Returns the agent when their status changed, else
+    None.
+    """
     ChatAgent.objects.filter(pk=agent.pk).update(last_activity_at=timezone.now())
+    if not cache.get(auto_away_key(agent.pk)):
+        return None
+    agent = ChatAgent.objects.select_related("user").get(pk=agent.pk)
+    if agent.status != ChatAgent.Status.AWAY:
+        cache.delete(auto_away_key(agent.pk))
+        return None
+    return set_agent_status(agent=agent, status=ChatAgent.Status.ONLINE, automatic=True)
+
+
+def auto_away_key(agent_id):
+    """Cache key marking an agent the inactivity check put away. The cache is shared by
+    every process that needs it: the web process that also runs the worker (embedded mode)
+    or Redis (scaled out). A lost marker only means the agent sets "online" by hand."""
+    return f"wachat:auto-away:{agent_id}"
 
 
 def mark_idle_agents_away(*, idle_for):
@@ -284,7 +317,7 @@ def mark_idle_agents_away(*, idle_for):
     idle = ChatAgent.objects.filter(status=ChatAgent.Status.ONLINE, last_activity_at__lt=cutoff)
     count = 0
     for agent in idle.select_related("user"):
-        set_agent_status(agent=agent, status=ChatAgent.Status.AWAY)
+        set_agent_status(agent=agent, status=ChatAgent.Status.AWAY, automatic=True)
         count += 1
     return count
 
@@ -339,7 +372,8 @@ def close_conversation(*, conversation, by=None):
         if not conversation.is_open:
             return conversation
         conversation.status = Conversation.Status.CLOSED
-        conversation.save(update_fields=["status", "updated_at"])
+        conversation.snoozed_until = None  # a closed conversation has nothing to wake up for
+        conversation.save(update_fields=["status", "snoozed_until", "updated_at"])
         _record(conversation, f"Closed by {by.name}." if by else "Closed.")
         events.conversation_updated(conversation)
         _assign_waiting(agents)
@@ -491,7 +525,8 @@ def _record(conversation, text, **data):
     return message
 
 
-def _open_widget_conversation(visitor_session):
+def _open_widget_conversation(visitor_session, new_id=None):
+    """The visitor's open conversation, else a new one (with id `new_id`, if given)."""
     conversation = (
         Conversation.objects.filter(visitor_session=visitor_session, status__in=OPEN)
         .order_by("-created_at")
@@ -499,6 +534,7 @@ def _open_widget_conversation(visitor_session):
     )
     if conversation is None:
         conversation = Conversation.objects.create(
+            **({"id": new_id} if new_id else {}),
             visitor_session=visitor_session,
             source=Conversation.Source.WIDGET,
             whatsapp_phone_number=settings.WHATSAPP_BUSINESS_NUMBER,
@@ -561,9 +597,12 @@ def _save_new_message(message, duplicates):
         message.status = Message.Status.SENT  # stored and shown: nowhere else to deliver
     if not _insert_once(message):
         return duplicates.get(), False
-    transports.enqueue_on_commit(message, claimed)
+    if not message.awaits_media:  # else it goes on with its file (attach_media)
+        transports.enqueue_on_commit(message, claimed)
     Conversation.objects.filter(pk=message.conversation_id).update(updated_at=timezone.now())
     events.message_created(message)
+    if message.sender_type == Message.SenderType.VISITOR:
+        _wake_on_reply(message.conversation)
     return message, True
 
 
@@ -891,3 +930,392 @@ def verify_visitor_identity(*, visitor_session, user_id):
         known.last_activity_at = now
         known.save(update_fields=["last_activity_at", "updated_at"])
     return known
+
+
+# --- Labels, snooze -------------------------------------------------------------------------
+
+LABEL_COLORS = ["#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777"]
+# "Until the visitor replies" is a snooze with no time: stored as the latest date every
+# supported database accepts, so snoozed_until alone says whether and until when.
+UNTIL_REPLY = datetime(9999, 12, 31, tzinfo=UTC)
+MAX_SNOOZE = timedelta(days=366)
+
+
+def add_label(*, conversation, by, label_id=None, name=""):
+    """Put a label on `conversation`: an existing one (`label_id`), or one found or created
+    by `name` (1 to 50 characters; the same name in another case is the same label).
+
+    Emits conversation.updated. Returns the conversation.
+    """
+    with transaction.atomic():
+        if label_id is not None:
+            label = Label.objects.filter(pk=label_id).first() if _is_id(label_id) else None
+            if label is None:
+                raise ActionRefused("Unknown label.")
+        else:
+            name = " ".join((name or "").split())
+            if not name:
+                raise ActionRefused("A label needs a name.")
+            if len(name) > 50:
+                raise ActionRefused("Label names are 50 characters at most.")
+            label = Label.objects.filter(name__iexact=name).first()
+            if label is None:
+                color = LABEL_COLORS[Label.objects.count() % len(LABEL_COLORS)]
+                try:
+                    with transaction.atomic():
+                        label = Label.objects.create(name=name, color=color)
+                except IntegrityError:  # someone created it at the same moment
+                    label = Label.objects.get(name=name)
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        conversation.labels.add(label)
+        events.conversation_updated(conversation)
+    return conversation
+
+
+def remove_label(*, conversation, by, label_id):
+    """Take a label off `conversation`. Emits conversation.updated. Returns the conversation."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        label = conversation.labels.filter(pk=label_id).first() if _is_id(label_id) else None
+        if label is None:
+            raise ActionRefused("Unknown label.")
+        conversation.labels.remove(label)
+        events.conversation_updated(conversation)
+    return conversation
+
+
+def _is_id(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def snooze_conversation(*, conversation, by, until):
+    """Take `conversation` out of the inbox until `until` (an aware datetime), or until the
+    visitor writes (`until` is None). It comes back by wake_snoozed, or on the visitor's
+    next message.
+
+    Emits conversation.updated and message.created (the record). Returns the conversation.
+    """
+    now = timezone.now()
+    if until is not None:
+        if timezone.is_naive(until):
+            raise ActionRefused("The snooze time needs a time zone.")
+        if until <= now:
+            raise ActionRefused("Pick a time in the future.")
+        if until > now + MAX_SNOOZE:
+            raise ActionRefused("Snooze for a year at most.")
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if not conversation.is_open:
+            raise ActionRefused("Closed conversations cannot be snoozed.")
+        conversation.snoozed_until = until or UNTIL_REPLY
+        conversation.save(update_fields=["snoozed_until", "updated_at"])
+        when = (
+            "the visitor replies"
+            if until is None
+            else until.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        )
+        _record(
+            conversation,
+            f"Snoozed by {by.name} until {when}.",
+            snoozed_until=None if until is None else until.isoformat(),
+        )
+        events.conversation_updated(conversation)
+    return conversation
+
+
+def unsnooze_conversation(*, conversation, by=None, reason=""):
+    """Bring a snoozed conversation back to the inbox (by hand, when the time came, or
+    because the visitor wrote). Does nothing if it is not snoozed.
+
+    Emits conversation.updated and message.created (the record). Returns the conversation.
+    """
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if conversation.snoozed_until is None:
+            return conversation
+        conversation.snoozed_until = None
+        conversation.save(update_fields=["snoozed_until", "updated_at"])
+        _record(conversation, reason or (f"Snooze ended by {by.name}." if by else "Snooze ended."))
+        events.conversation_updated(conversation)
+    return conversation
+
+
+def wake_snoozed():
+    """Snoozed conversations whose time has come return to the inbox (see
+    unsnooze_conversation for the events). Returns how many."""
+    due = Conversation.objects.filter(
+        snoozed_until__lte=timezone.now(), status__in=OPEN
+    ).values_list("pk", flat=True)
+    count = 0
+    for pk in list(due[:500]):
+        unsnooze_conversation(
+            conversation=Conversation(pk=pk), reason="Snooze ended: back in the inbox."
+        )
+        count += 1
+    return count
+
+
+def _wake_on_reply(conversation):
+    """The visitor wrote in a snoozed conversation: it returns to the inbox at once."""
+    if conversation.snoozed_until is not None:
+        unsnooze_conversation(conversation=conversation, reason="The visitor wrote: snooze ended.")
+
+
+def record_visitor_location(*, visitor_session, location):
+    """Store the visitor's rough `location` ({"country", "region", "city"}, from a trusted
+    proxy's headers) in the session's metadata when it changed. No events."""
+    if not location or (visitor_session.metadata or {}).get("location") == location:
+        return visitor_session
+    with transaction.atomic():
+        session = VisitorSession.objects.select_for_update().get(pk=visitor_session.pk)
+        session.metadata = {**(session.metadata or {}), "location": location}
+        session.save(update_fields=["metadata", "updated_at"])
+    return session
+
+
+# --- Satisfaction, transcripts, read receipts -----------------------------------------------
+
+RATING_COMMENT_MAX_CHARS = 2000
+
+
+def rate_conversation(*, conversation, rating, comment=""):
+    """The visitor rated their closed `conversation` from 1 to 5, with an optional comment.
+
+    Once only: raises InvalidMessage for a rating outside 1..5 or a comment over
+    RATING_COMMENT_MAX_CHARS, ActionRefused while the conversation is open or when it is
+    already rated; nothing is stored then. Emits conversation.updated. Returns the
+    conversation.
+    """
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise InvalidMessage("The rating must be a whole number from 1 to 5.")
+    comment = (comment or "").strip()
+    if len(comment) > RATING_COMMENT_MAX_CHARS:
+        raise InvalidMessage(
+            f"The comment is too long ({len(comment)} characters; "
+            f"the limit is {RATING_COMMENT_MAX_CHARS})."
+        )
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if conversation.is_open:
+            raise ActionRefused("The conversation can be rated once it is closed.")
+        if conversation.rating is not None:
+            raise ActionRefused("This conversation has already been rated.")
+        conversation.rating = rating
+        conversation.rating_comment = comment
+        conversation.rated_at = timezone.now()
+        conversation.save(update_fields=["rating", "rating_comment", "rated_at", "updated_at"])
+        events.conversation_updated(conversation)
+    return conversation
+
+
+def request_transcript(*, conversation, email):
+    """E-mail `conversation`'s transcript (visitor and agent messages, no notes or system
+    records) to `email`, an address the caller has checked. Stores nothing, no events;
+    enqueues the email_transcript task after commit."""
+    from wachat.conversations.tasks import email_transcript  # the task reads our models
+
+    transaction.on_commit(lambda: email_transcript(str(conversation.pk), email))
+
+
+def mark_read_by_visitor(*, visitor_session, up_to):
+    """The visitor has seen their agent messages up to the id `up_to` (widget open, tab
+    visible). Moves them to read, forward only (failed stays failed; other visitors' ids
+    and private notes match nothing); at most the newest 100 per call, so one frame
+    cannot set off an unbounded burst of writes and events.
+
+    Emits message.updated for each message moved; tells the transports (read_on_commit),
+    so replies the agent wrote on WhatsApp get blue ticks on their phone. Returns how many
+    messages moved.
+    """
+    with transaction.atomic():
+        ids = list(
+            selectors.visitor_unread_agent_messages(visitor_session.pk, up_to=up_to).values_list(
+                "pk", flat=True
+            )
+        )
+        moved = []
+        for message in (
+            Message.objects.select_for_update()
+            .select_related("conversation")
+            .filter(pk__in=ids)
+            .order_by("pk")
+        ):
+            if not message.can_move_to(Message.Status.READ):
+                continue  # changed since we looked
+            message.status = Message.Status.READ
+            message.save(update_fields=["status", "updated_at"])
+            events.message_updated(message)
+            moved.append(message.pk)
+        transports.read_on_commit(moved)
+    return len(moved)
+
+
+# --- Attachments ----------------------------------------------------------------------------
+#
+# The file is stored first, then the row is written in one transaction; if the row cannot
+# be written the file is deleted, so a failure leaves neither half behind. A retry with
+# the same client_id finds the first row before anything is stored.
+
+
+def send_visitor_attachment(*, visitor_session, content, filename, client_id, caption=""):
+    """A visitor attached a file (`content`, bytes) in the widget. Idempotent on client_id.
+
+    Checked by content (attachments.check; raises attachments.InvalidAttachment), stored,
+    then sent like a text message (see send_visitor_message): emits message.created (and
+    conversation.updated for a new conversation); hands the message to the transports
+    (relay to the agent's WhatsApp as an image or document). Returns (message, created).
+    """
+    caption = attachments.clean_caption(caption)
+    checked = attachments.check(content)
+    duplicates = Message.objects.filter(
+        conversation__visitor_session=visitor_session, client_id=client_id
+    )
+    existing = duplicates.first()
+    if existing:
+        return existing, False
+    current = (
+        Conversation.objects.filter(visitor_session=visitor_session, status__in=OPEN)
+        .order_by("-created_at")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    folder = current or uuid.uuid4()  # the id of the conversation it will most likely join
+
+    def write(message_fields):
+        # `folder` may name an open conversation closed since: never reuse it as a new id.
+        conversation = _open_widget_conversation(
+            visitor_session, new_id=None if current else folder
+        )
+        message = Message(
+            conversation=conversation,
+            direction=Message.Direction.INBOUND,
+            sender_type=Message.SenderType.VISITOR,
+            client_id=client_id,
+            **message_fields,
+        )
+        return _save_new_message(message, duplicates)
+
+    return _store_then_write(content, checked, filename, caption, folder, write)
+
+
+def send_agent_attachment(*, conversation, agent, content, filename, client_id, caption=""):
+    """An agent attached a file in the Conversation Center. Idempotent on client_id.
+
+    Checked by content (raises attachments.InvalidAttachment), stored, then sent like
+    send_agent_message: emits message.created; hands the message to the transports (a
+    WhatsApp conversation's customer gets it as an image or document). Returns
+    (message, created).
+    """
+    caption = attachments.clean_caption(caption)
+    checked = attachments.check(content)
+    duplicates = Message.objects.filter(conversation=conversation, client_id=client_id)
+    existing = duplicates.first()
+    if existing:
+        return existing, False
+
+    def write(message_fields):
+        metadata = {"sender_name": agent.name, **message_fields.pop("metadata")}
+        message = _agent_message(
+            conversation,
+            agent,
+            message_fields.pop("content"),
+            client_id=client_id,
+            metadata=metadata,
+            **message_fields,
+        )
+        return _save_new_message(message, duplicates)
+
+    return _store_then_write(content, checked, filename, caption, conversation.pk, write)
+
+
+def _store_then_write(content, checked, filename, caption, folder, write):
+    filename = attachments.clean_filename(filename, checked.extension)
+    name = attachments.store(content, folder=folder, filename=filename)
+    try:
+        with transaction.atomic():
+            message, created = write(
+                {
+                    "message_type": checked.kind,
+                    "content": caption,
+                    "media_url": default_storage.url(name),
+                    "metadata": {
+                        "storage_name": name,
+                        "mime_type": checked.mime_type,
+                        "filename": filename,
+                        "size": len(content),
+                    },
+                }
+            )
+    except BaseException:
+        attachments.delete(name)
+        raise
+    if not created:
+        attachments.delete(name)  # a concurrent identical upload stored its own copy first
+    return message, created
+
+
+# --- Reactions ------------------------------------------------------------------------------
+
+# The emoji the Conversation Center offers (WhatsApp accepts any; a short list keeps the
+# input bounded and the picker small).
+AGENT_REACTIONS = ("👍", "❤️", "😂", "😮", "😢", "🙏")
+
+
+def react_as_agent(*, message, agent, emoji):
+    """`agent` reacted to a visitor's (or customer's) message with `emoji`; the same emoji
+    again removes it. Stored in metadata["reactions"] under "agent:<id>".
+
+    In a WhatsApp conversation the business has one reaction per message on the
+    customer's phone: the newest agent reaction left on it, or none. When that changes it
+    is handed to the transports after commit (WhatsApp delivers it). Emits
+    message.updated. Returns the message.
+    """
+    if emoji not in AGENT_REACTIONS:
+        raise ActionRefused("Unknown reaction.")
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update()
+            .select_related("conversation")
+            .filter(pk=message.pk)
+            .first()
+        )
+        if (
+            message is None
+            or message.sender_type != Message.SenderType.VISITOR
+            or events.is_private(message)
+        ):
+            raise ActionRefused("Only a visitor's message can be reacted to.")
+        key = f"agent:{agent.pk}"
+        reactions = {k: v for k, v in (message.metadata or {}).get("reactions", {}).items()}
+        if reactions.pop(key, None) != emoji:
+            reactions[key] = emoji
+        business = next((v for k, v in reversed(reactions.items()) if k.startswith("agent:")), "")
+        metadata = {**(message.metadata or {}), "reactions": reactions}
+        changed = business != metadata.get("business_reaction", "")
+        metadata["business_reaction"] = business
+        message.metadata = metadata
+        message.save(update_fields=["metadata", "updated_at"])
+        events.message_updated(message)
+        if changed:
+            transports.react_on_commit(message)
+    return message
+
+
+def record_business_reaction(*, message, emoji, whatsapp_message_id=None, error=None):
+    """WhatsApp took the business's reaction `emoji` ("" removes it) under
+    `whatsapp_message_id`, or refused it with `error` ({code, reason}). Kept in metadata
+    (`business_reaction_sent`, `reaction_wamids`: Meta reports a "sent" status for each).
+    No event: the reaction itself was shown when it was made. Returns the message."""
+    with transaction.atomic():
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        metadata = dict(message.metadata or {})
+        if error:
+            metadata["business_reaction_error"] = error
+        else:
+            metadata["business_reaction_sent"] = emoji
+            metadata.pop("business_reaction_error", None)
+            wamids = [*metadata.get("reaction_wamids", []), whatsapp_message_id]
+            metadata["reaction_wamids"] = wamids[-20:]
+        message.metadata = metadata
+        message.save(update_fields=["metadata", "updated_at"])
+    return message

@@ -26,12 +26,28 @@ def message_data(message):
         "sender_name": (message.metadata or {}).get("sender_name", ""),
         "message_type": message.message_type,
         "content": message.content,
+        "preview": message.preview,  # one line: the text, or "📷 Photo" / "📄 <filename>"
         "media_url": message.media_url,
+        "attachment": attachment_data(message),
         "status": message.status,
         "error": (message.metadata or {}).get("error"),
         "reactions": (message.metadata or {}).get("reactions", {}),
         "private": is_private(message),
         "created_at": message.created_at.isoformat(),
+        # The widget sends the newest it saw back as its resume cursor (widget/catchup.py).
+        "updated_at": message.updated_at.isoformat(),
+    }
+
+
+def attachment_data(message):
+    """What a bubble needs to show a file (None: the message has none)."""
+    if not message.media_url:
+        return None
+    details = message.metadata or {}
+    return {
+        "filename": details.get("filename") or "",
+        "size": details.get("size"),
+        "mime_type": details.get("mime_type") or "",
     }
 
 
@@ -45,6 +61,7 @@ def conversation_data(conversation):
         "agent_id": conversation.agent_id,
         "agent_name": conversation.agent.name if conversation.agent_id else None,
         "updated_at": conversation.updated_at.isoformat(),
+        "rated": conversation.rating is not None,
     }
 
 
@@ -64,6 +81,16 @@ def agent_conversation_data(conversation):
         "visitor_phone_number": conversation.visitor_phone_number,
         "visitor_session_id": conversation.visitor_session_id,
         "created_at": conversation.created_at.isoformat(),
+        # Labels, snooze (the Center's inbox filters and chips).
+        "labels": [
+            {"id": label.pk, "name": label.name, "color": label.color}
+            for label in conversation.labels.all()
+        ],
+        "snoozed_until": conversation.snoozed_until and conversation.snoozed_until.isoformat(),
+        # The visitor's satisfaction rating, once they gave it.
+        "rating": conversation.rating,
+        "rating_comment": conversation.rating_comment,
+        "rated_at": conversation.rated_at and conversation.rated_at.isoformat(),
     }
 
 
@@ -85,6 +112,8 @@ def conversation_updated(conversation, *, previous_agent_id=UNCHANGED):
             [groups.visitor(conversation.visitor_session_id)],
             {"event": "conversation.updated", "conversation": conversation_data(conversation)},
         )
+    if conversation.agent_id is None or previous_agent_id is None:
+        queue_moved()  # it is in the queue, or just left it
 
 
 def agent_updated(agent):
@@ -124,3 +153,32 @@ def _publish_message(name, message):
         publish_on_commit(
             [groups.visitor(conversation.visitor_session_id)], {"event": name, "message": data}
         )
+
+
+def queue_moved():
+    """The queue changed (a conversation joined or left it): after commit, each visitor
+    waiting in it hears their place and estimated wait (queue.updated). Scheduled once per
+    transaction, however many conversations moved."""
+    from django.db import connection, transaction
+
+    # Django keeps pending callbacks as (savepoint ids, callable, robust) tuples.
+    if any(entry[1] is _send_queue_places for entry in connection.run_on_commit):
+        return
+    transaction.on_commit(_send_queue_places)
+
+
+def _send_queue_places():
+    from wachat.conversations import selectors
+
+    average = selectors.average_queue_wait()
+    for position, (conversation_id, session_id) in enumerate(selectors.waiting_queue(), 1):
+        if session_id:
+            send_now(
+                [groups.visitor(session_id)],
+                {
+                    "type": "chat.event",
+                    "event": "queue.updated",
+                    "conversation_id": str(conversation_id),
+                    "wait": selectors.wait_estimate(position, average),
+                },
+            )

@@ -5,6 +5,7 @@ somewhere to go and hands it over after commit. A transport implements:
 
     wants(message) -> bool        # decided inside the writing transaction
     enqueue(message_id) -> None   # called after commit
+    read(message_ids) -> None     # optional: the visitor has read these agent messages
 """
 
 from functools import cache
@@ -27,3 +28,20 @@ def claim(message):
 def enqueue_on_commit(message, claimed):
     for transport in claimed:
         transaction.on_commit(lambda t=transport: t.enqueue(message.pk))
+
+
+def read_on_commit(message_ids):
+    """After commit, tell the transports that have a `read` method that the visitor has
+    read `message_ids` (agent messages), e.g. to show blue ticks where the agent wrote."""
+    if not message_ids:
+        return
+    for transport in _transports():
+        if hasattr(transport, "read"):
+            transaction.on_commit(lambda t=transport: t.read(list(message_ids)))
+
+
+def react_on_commit(message):
+    """Hand the business's reaction on `message` to the transports that deliver it."""
+    for transport in _transports():
+        if getattr(transport, "wants_reaction", None) and transport.wants_reaction(message):
+            transaction.on_commit(lambda t=transport: t.enqueue_reaction(message.pk))

@@ -1,10 +1,12 @@
 """WebSocket consumers: authenticate, join groups, forward events, hand writes to actions.
 
 Frames from the browser:
-  {"type": "resume", "after": <last message id seen>}   -> {"type": "history", ...}
+  {"type": "resume", "after": <last message id seen>, "since": <cursor, optional>}
+                                                          -> {"type": "history", ...}
   {"type": "message", "client_id": "...", "text": "..."} -> {"type": "ack", ...} or "error"
   {"type": "ping"}                                        -> {"type": "pong"}
   {"type": "typing", "typing": true|false}  (widget)      -> event "typing" to agents
+  {"type": "seen", "up_to": <message id>}    (widget)      -> agent messages turn read
 Events pushed to the browser: {"type": "event", "event": "message.created", ...}
 """
 
@@ -14,15 +16,16 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils.dateparse import parse_datetime
 
 from wachat.agents import actions as agent_actions
 from wachat.agents import selectors as agent_access
-from wachat.conversations import actions, selectors
+from wachat.conversations import actions
 from wachat.conversations.events import message_data
-from wachat.conversations.models import ChatAgent, VisitorSession
+from wachat.conversations.models import ChatAgent, Message, VisitorSession
 from wachat.ops import metrics
 from wachat.realtime import groups
-from wachat.widget import auth, ratelimit
+from wachat.widget import auth, catchup, ratelimit
 from wachat.widget import config as widget_config
 
 log = logging.getLogger(__name__)
@@ -101,13 +104,24 @@ class WidgetConsumer(ChatConsumer):
         await self.join(groups.visitor(self.visitor.pk))
 
     async def frame_resume(self, frame):
+        """Messages after the id `after` (the latest 50 when 0), the conversation's state
+        and a `cursor`; with `since` (the newest cursor the widget got, from an answer or an
+        event's message.updated_at), also the messages it has that changed meanwhile
+        (`updates`: ticks, failures), as the long-poll answers (widget/catchup.py).
+
+        Always looks back catchup.OVERLAP before `since`: a cursor from an event can be
+        newer than a change that was still committing when that event was sent."""
         after = frame.get("after") if isinstance(frame.get("after"), int) else 0
         if after:
             metrics.websocket_resumes.labels(self.kind).inc()
-        messages = await database_sync_to_async(selectors.visitor_messages)(
-            self.visitor.pk, after=after, limit=200 if after else 50
+        found = await database_sync_to_async(catchup.catch_up)(
+            self.visitor.pk,
+            after=after,
+            since=catchup.parse_cursor(frame.get("since")),
+            limit=200 if after else 50,
+            overlap=True,
         )
-        await self.send_json({"type": "history", "messages": [message_data(m) for m in messages]})
+        await self.send_json({"type": "history", **found})
 
     async def frame_message(self, frame):
         client_id, text = frame.get("client_id"), frame.get("text")
@@ -149,6 +163,21 @@ class WidgetConsumer(ChatConsumer):
             visitor_session=self.visitor, typing=frame.get("typing") is not False
         )
 
+    async def frame_seen(self, frame):
+        """The visitor has seen agent messages up to `up_to` (panel open, tab visible):
+        they turn read (rate limited like the HTTP fallback; over it, dropped)."""
+        up_to = frame.get("up_to")
+        if isinstance(up_to, bool) or not isinstance(up_to, int):
+            await self.send_json({"type": "error", "detail": "up_to must be a message id."})
+            return
+        limited = await database_sync_to_async(ratelimit.check)(
+            "seen", visitor_id=self.visitor.pk, ip=self.ip
+        )
+        if not limited:
+            await database_sync_to_async(actions.mark_read_by_visitor)(
+                visitor_session=self.visitor, up_to=up_to
+            )
+
     async def chat_event(self, event):
         # The visitor's own typing is for agents only; everything else reaches the widget.
         if event.get("event") == "typing" and event.get("sender_type") == "visitor":
@@ -164,6 +193,9 @@ class AgentConsumer(ChatConsumer):
       assign {conversation_id, agent_id|null}            priority {conversation_id, priority}
       typing {conversation_id, typing}                   read {conversation_id, up_to}
       status {status}                                    heartbeat {}
+      label_add {conversation_id, label_id|name}         label_remove {conversation_id, label_id}
+      snooze {conversation_id, until: ISO time|"reply"}  unsnooze {conversation_id}
+      react {conversation_id, message_id, emoji}  (the same emoji again removes it)
     Every frame is checked against what the agent's role allows (wachat/agents/selectors.py);
     the socket joins only the groups of conversations the agent may see.
     """
@@ -264,7 +296,69 @@ class AgentConsumer(ChatConsumer):
         await self.send_json({"type": "ok", "frame": "status", "status": self.agent.status})
 
     async def frame_heartbeat(self, frame):
-        await database_sync_to_async(actions.record_agent_activity)(agent=self.agent)
+        # An agent put away automatically comes back online (agent.updated tells the page).
+        changed = await database_sync_to_async(actions.record_agent_activity)(agent=self.agent)
+        if changed is not None:
+            self.agent = changed
+
+    # Labels, snooze.
+    async def frame_label_add(self, frame):
+        label_id, name = frame.get("label_id"), frame.get("name")
+        if label_id is None and not isinstance(name, str):
+            await self._error(frame, "Give a label_id or a name.")
+            return
+        await self._change(
+            frame,
+            lambda c: actions.add_label(
+                conversation=c, by=self.agent, label_id=label_id, name=name or ""
+            ),
+        )
+
+    async def frame_label_remove(self, frame):
+        await self._change(
+            frame,
+            lambda c: actions.remove_label(
+                conversation=c, by=self.agent, label_id=frame.get("label_id")
+            ),
+        )
+
+    async def frame_snooze(self, frame):
+        """{"until": ISO datetime with offset, or "reply" (until the visitor writes)}."""
+        raw = frame.get("until")
+        try:
+            until = parse_datetime(raw) if isinstance(raw, str) and raw != "reply" else None
+        except ValueError:  # well formed but impossible, like month 13
+            until = None
+        if raw != "reply" and until is None:
+            await self._error(frame, 'until must be a date and time, or "reply".')
+            return
+        await self._change(
+            frame, lambda c: actions.snooze_conversation(conversation=c, by=self.agent, until=until)
+        )
+
+    async def frame_unsnooze(self, frame):
+        await self._change(
+            frame, lambda c: actions.unsnooze_conversation(conversation=c, by=self.agent)
+        )
+
+    # Reactions.
+    async def frame_react(self, frame):
+        """{conversation_id, message_id, emoji}: toggle this agent's reaction."""
+        conversation = await self._writable(frame)
+        if conversation is None:
+            return
+        message = await _message_in(conversation, frame.get("message_id"))
+        if message is None:
+            await self._error(frame, "Unknown message.")
+            return
+        try:
+            message = await database_sync_to_async(actions.react_as_agent)(
+                message=message, agent=self.agent, emoji=frame.get("emoji")
+            )
+        except actions.ActionRefused as exc:
+            await self._error(frame, str(exc))
+            return
+        await self.send_json({"type": "ok", "frame": "react", "message": message_data(message)})
 
     async def _post(self, frame, action):
         client_id, text = frame.get("client_id"), frame.get("text")
@@ -347,6 +441,13 @@ def _agent_for(user):
 @database_sync_to_async
 def _visible(agent, conversation_id):
     return agent_access.visible_conversation(agent, conversation_id)
+
+
+@database_sync_to_async
+def _message_in(conversation, message_id):
+    if isinstance(message_id, bool) or not isinstance(message_id, int):
+        return None
+    return Message.objects.filter(conversation=conversation, pk=message_id).first()
 
 
 @database_sync_to_async

@@ -20,3 +20,32 @@ class WhatsAppTransport:
         from wachat.whatsapp.tasks import deliver_message
 
         deliver_message(message_id)
+
+    def read(self, message_ids):
+        """The visitor read these agent messages: those the agent wrote on their own
+        WhatsApp (relay) get blue ticks on the agent's phone. The agent's wamid is kept on
+        the AgentPhoneMessage the reply came in as (Message.client_id "phone-<pk>")."""
+        from wachat.agents.models import AgentPhoneMessage
+        from wachat.whatsapp.tasks import send_read_receipt
+
+        wamids = AgentPhoneMessage.objects.filter(
+            message_id__in=message_ids,
+            direction=AgentPhoneMessage.Direction.FROM_AGENT,
+            wamid__isnull=False,
+        ).values_list("wamid", flat=True)
+        for wamid in wamids:
+            send_read_receipt(wamid)
+
+    def wants_reaction(self, message):
+        """A customer's WhatsApp message (it has their wamid): the reaction goes to their
+        phone. A widget visitor's relayed copy is the agent's, so nothing is sent."""
+        return bool(
+            message.conversation.source == Conversation.Source.WHATSAPP
+            and message.sender_type == Message.SenderType.VISITOR
+            and message.whatsapp_message_id
+        )
+
+    def enqueue_reaction(self, message_id):
+        from wachat.whatsapp.tasks import deliver_reaction
+
+        deliver_reaction(message_id)

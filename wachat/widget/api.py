@@ -7,19 +7,21 @@ rate limited per visitor and per IP (ratelimit.py)."""
 
 import asyncio
 import re
+import uuid
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from ninja import NinjaAPI, Schema, Status
+from ninja import File, Form, NinjaAPI, Schema, Status
 from ninja.errors import ValidationError
+from ninja.files import UploadedFile
 from ninja.security import APIKeyHeader
 
-from wachat.conversations import actions, selectors
+from wachat.conversations import actions, attachments, selectors
 from wachat.conversations.events import message_data
-from wachat.conversations.models import VisitorSession
+from wachat.conversations.models import Conversation, VisitorSession
 from wachat.realtime import groups
-from wachat.widget import auth, ratelimit
+from wachat.widget import auth, catchup, geo, ratelimit
 from wachat.widget.config import widget_config
 
 api = NinjaAPI(title="WaChat widget API", version="1", urls_namespace="widget-api")
@@ -84,6 +86,7 @@ class MessageOut(Schema):
     message_type: str
     content: str
     media_url: str | None
+    attachment: dict | None = None
     status: str
     error: dict | None
     reactions: dict
@@ -115,14 +118,21 @@ def _session_state(session):
     return {
         "token": auth.issue_token(session.pk),
         "session_id": session.pk,
-        "profile": {"name": (session.metadata or {}).get("name", "")},
+        "profile": {
+            "name": (session.metadata or {}).get("name", ""),
+            "email": (session.metadata or {}).get("email", ""),
+        },
         "conversation": conversation
         and {
             "id": str(conversation.pk),
             "code": conversation.code,
             "status": conversation.status,
             "agent_name": conversation.agent.name if conversation.agent_id else None,
+            "rated": conversation.rating is not None,
         },
+        # Waiting in the queue: {"position": n, "minutes": m or None}; updated live by
+        # queue.updated events.
+        "wait": conversation and selectors.queue_wait(conversation),
     }
 
 
@@ -150,6 +160,9 @@ def start_session(request, data: SessionIn):
             "campaign": (data.utm_campaign or "")[:100] or None,
         },
     )
+    session = actions.record_visitor_location(
+        visitor_session=session, location=geo.location_from_headers(request.headers)
+    )
     return _session_state(session)
 
 
@@ -170,35 +183,41 @@ def list_messages(request, after: int = 0, before: int = 0):
 
 
 @api.get("/poll", auth=VisitorToken())
-async def poll(request, after: int = 0, wait: int = -1):
+async def poll(request, after: int = 0, wait: int = -1, since: str = ""):
     """Long-poll for browsers whose WebSocket is blocked: answers at once with messages
     after `after`, else waits (`wait` seconds, at most WIDGET_POLL_SECONDS) for the next
     event on the visitor's stream and answers with it. Subscribes before reading, so
-    nothing published in between is missed."""
+    nothing published in between is missed.
+
+    Each answer has a `cursor`; sent back as `since`, messages already delivered that
+    changed after it (ticks, reactions) come back in `updates`, so a change made between
+    two polls is not missed either. `conversation` is the visitor's latest conversation
+    (closed, assigned) for the same reason."""
     limit = settings.WIDGET_POLL_SECONDS
     wait = limit if wait < 0 else min(wait, limit)
     session = request.auth
+    cursor = catchup.parse_cursor(since)
     layer = get_channel_layer()
     channel = await layer.new_channel()
     group = groups.visitor(session.pk)
     await layer.group_add(group, channel)
     try:
-        messages = await sync_to_async(selectors.visitor_messages)(
-            session.pk, after=after, limit=200
-        )
+        found = await sync_to_async(catchup.catch_up)(session.pk, after=after, since=cursor)
         events = []
-        if not messages and wait:
+        if not (found["messages"] or found["updates"]) and wait:
             try:
                 event = await asyncio.wait_for(layer.receive(channel), timeout=wait)
                 events.append({k: v for k, v in event.items() if k != "type"})
             except TimeoutError:
                 pass
-            messages = await sync_to_async(selectors.visitor_messages)(
-                session.pk, after=after, limit=200
+            # The cursor looks back a little when a poll ends without news, so a change
+            # saved just before the previous answer but committed just after it arrives.
+            found = await sync_to_async(catchup.catch_up)(
+                session.pk, after=after, since=cursor, overlap=True
             )
     finally:
         await layer.group_discard(group, channel)
-    return {"messages": [message_data(m) for m in messages], "events": events}
+    return {**found, "events": events}
 
 
 @api.post(
@@ -326,4 +345,115 @@ def leave_offline_message(request, data: OfflineIn):
         )
     except actions.InvalidMessage as exc:
         return Status(400, {"detail": str(exc)})
+    return Status(201 if created else 200, message_data(message))
+
+
+# --- Satisfaction, transcripts, read receipts -----------------------------------------------
+
+
+class RatingIn(Schema):
+    conversation_id: str
+    rating: int
+    comment: str = ""
+
+
+class TranscriptIn(Schema):
+    conversation_id: str
+    email: str
+
+
+class SeenIn(Schema):
+    up_to: int
+
+
+def _own_conversation(visitor, conversation_id):
+    """The visitor's own conversation `conversation_id`, else None (others' look absent)."""
+    try:
+        pk = uuid.UUID(conversation_id)
+    except ValueError:
+        return None
+    return Conversation.objects.filter(pk=pk, visitor_session=visitor).first()
+
+
+@api.post(
+    "/rating",
+    response={200: dict, 400: Error, 404: Error, 409: Error, 429: Error},
+    auth=VisitorToken(),
+)
+def rate(request, data: RatingIn):
+    """Rate a closed conversation 1 to 5, with an optional comment; once."""
+    conversation = _own_conversation(request.auth, data.conversation_id)
+    if conversation is None:
+        return Status(404, {"detail": "No such conversation."})
+    limited = _limited(request, "form", request.auth)
+    if limited:
+        return _too_many(limited)
+    try:
+        conversation = actions.rate_conversation(
+            conversation=conversation, rating=data.rating, comment=data.comment
+        )
+    except actions.InvalidMessage as exc:
+        return Status(400, {"detail": str(exc)})
+    except actions.ActionRefused as exc:
+        return Status(409, {"detail": str(exc)})
+    return {"rating": conversation.rating, "rated_at": conversation.rated_at.isoformat()}
+
+
+@api.post(
+    "/transcript",
+    response={202: dict, 400: Error, 404: Error, 429: Error},
+    auth=VisitorToken(),
+)
+def transcript(request, data: TranscriptIn):
+    """E-mail the conversation's transcript to `email` (sent by the worker)."""
+    conversation = _own_conversation(request.auth, data.conversation_id)
+    if conversation is None:
+        return Status(404, {"detail": "No such conversation."})
+    email = data.email.strip()
+    if not EMAIL.match(email):
+        return Status(400, {"detail": "That e-mail address does not look right."})
+    limited = _limited(request, "transcript", request.auth)
+    if limited:
+        return _too_many(limited)
+    actions.request_transcript(conversation=conversation, email=email)
+    return Status(202, {"detail": "The transcript is on its way."})
+
+
+@api.post("/seen", response={200: dict, 429: Error}, auth=VisitorToken())
+def seen(request, data: SeenIn):
+    """Read receipts without a WebSocket: the visitor has seen agent messages up to the id
+    `up_to` (the WebSocket frame {"type": "seen", "up_to": id} does the same)."""
+    limited = _limited(request, "seen", request.auth)
+    if limited:
+        return _too_many(limited)
+    read = actions.mark_read_by_visitor(visitor_session=request.auth, up_to=data.up_to)
+    return {"read": read}
+
+
+@api.post(
+    "/attachments",
+    response={200: MessageOut, 201: MessageOut, 400: Error, 413: Error, 415: Error, 429: Error},
+    auth=VisitorToken(),
+)
+def post_attachment(
+    request, file: File[UploadedFile], client_id: Form[str], caption: Form[str] = ""
+):
+    """Attach an image (JPEG, PNG) or a document (PDF, Word, Excel, PowerPoint, text),
+    multipart, with an optional caption. Checked by content: 413 too large, 415 not a type
+    we accept. Retrying with the same client_id returns the first message (200)."""
+    if not client_id or len(client_id) > 64:
+        return Status(400, {"detail": "client_id must be 1 to 64 characters."})
+    limited = _limited(request, "upload", request.auth)
+    if limited:
+        return _too_many(limited)
+    try:
+        message, created = actions.send_visitor_attachment(
+            visitor_session=request.auth,
+            content=attachments.read(file),
+            filename=file.name,
+            client_id=client_id,
+            caption=caption,
+        )
+    except attachments.InvalidAttachment as exc:
+        return Status(exc.status, {"detail": str(exc)})
     return Status(201 if created else 200, message_data(message))

@@ -31,6 +31,9 @@ DEFAULTS = {
     # {"timezone": "Europe/Paris", "days": {"mon": ["09:00", "18:00"], ...}}; {} = always open.
     "business_hours": {},
     "allowed_origins": [],
+    # A short tone when an agent answers while the chat is closed or the tab hidden
+    # (never before the visitor has interacted with the page).
+    "sound": False,
 }
 PRECHAT_FIELDS = {"name", "email", "phone"}
 LANGUAGES = {"en", "ar"}
@@ -47,6 +50,8 @@ def setting(name):
         return default
     if isinstance(default, str):
         return raw.strip()
+    if isinstance(default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
     try:
         value = json.loads(raw)
     except ValueError:
@@ -81,6 +86,8 @@ def widget_config(now=None):
         "offline": not (open_now and agents_online),
         "whatsapp_number": settings.WHATSAPP_BUSINESS_NUMBER,
         "max_chars": settings.WIDGET_MAX_MESSAGE_CHARS,
+        "max_file_bytes": settings.WACHAT_ATTACHMENT_MAX_BYTES,
+        "sound": setting("sound"),
     }
 
 

@@ -47,7 +47,11 @@ UPLOAD_LIMITS = {  # bytes, by the media type's family
 }
 UPLOAD_TYPES = {"image/jpeg", "image/png", "application/pdf", "text/plain"} | {
     "application/msword",
+    "application/vnd.ms-excel",
+    "application/vnd.ms-powerpoint",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
 }
 BUSINESS_PROFILE = {
     "about": "Answering on WhatsApp and on our website.",

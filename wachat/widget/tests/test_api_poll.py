@@ -1,6 +1,7 @@
 """The long-poll fallback for browsers whose WebSocket is blocked."""
 
 import asyncio
+from urllib.parse import quote
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -20,7 +21,41 @@ def test_it_answers_at_once_with_messages_after_the_id(widget, visitor):
 
 
 def test_with_nothing_new_and_no_wait_it_answers_empty(widget, visitor):
-    assert widget.get("/api/widget/poll?after=0&wait=0").json() == {"messages": [], "events": []}
+    data = widget.get("/api/widget/poll?after=0&wait=0").json()
+    assert (data["messages"], data["events"], data["updates"]) == ([], [], [])
+    assert data["conversation"] is None
+
+
+def test_a_status_change_between_two_polls_is_not_missed(widget, visitor, bob):
+    mine, _ = actions.send_visitor_message(visitor_session=visitor, text="hi", client_id="1")
+    first = widget.get("/api/widget/poll?after=0&wait=0").json()
+    assert [m["status"] for m in first["messages"]] == ["sent"]
+    # Between two polls, nobody listening: the message fails and the conversation closes.
+    actions.record_failed(message=mine, reason="No WhatsApp number to deliver to.")
+    actions.close_conversation(conversation=mine.conversation)
+
+    # The cursor goes back as `since`, URL-encoded or not ("+" arriving as a space).
+    for since in (quote(first["cursor"]), first["cursor"]):
+        second = widget.get(f"/api/widget/poll?after={mine.pk}&wait=0&since={since}").json()
+        assert second["messages"] == []
+        assert [(m["id"], m["status"]) for m in second["updates"]] == [(mine.pk, "failed")]
+        assert second["updates"][0]["error"]["reason"].startswith("No WhatsApp number")
+        assert second["conversation"]["status"] == "closed"
+
+
+def test_a_poll_with_a_cursor_and_nothing_new_answers_no_updates(widget, visitor):
+    mine, _ = actions.send_visitor_message(visitor_session=visitor, text="hi", client_id="1")
+    first = widget.get("/api/widget/poll?after=0&wait=0").json()
+    since = quote(first["cursor"])
+    second = widget.get(f"/api/widget/poll?after={mine.pk}&wait=0&since={since}").json()
+    assert second["updates"] == [] and second["messages"] == []
+    assert second["cursor"] >= first["cursor"]
+
+
+def test_a_garbled_cursor_is_ignored(widget, visitor):
+    mine, _ = actions.send_visitor_message(visitor_session=visitor, text="hi", client_id="1")
+    data = widget.get(f"/api/widget/poll?after={mine.pk}&wait=0&since=yesterday").json()
+    assert data["updates"] == [] and data["cursor"]
 
 
 def test_it_needs_a_token(client, db):
@@ -46,10 +81,10 @@ async def test_it_waits_for_the_next_event_on_the_visitors_stream(settings):
     waited = loop.time() - started
     assert response.status_code == 200
     assert 0.45 < waited < 4
-    assert response.json() == {
-        "messages": [],
-        "events": [{"event": "typing", "sender_type": "agent", "typing": True}],
-    }
+    assert response.json()["messages"] == []
+    assert response.json()["events"] == [
+        {"event": "typing", "sender_type": "agent", "typing": True}
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -58,4 +93,25 @@ async def test_with_nothing_happening_it_answers_empty_after_the_wait(settings):
     visitor = await sync_to_async(actions.touch_visitor_session)(session_id="poller")
     token = {"X-WaChat-Token": auth.issue_token(visitor.pk)}
     response = await AsyncClient().get("/api/widget/poll?after=0&wait=30", headers=token)
-    assert response.json() == {"messages": [], "events": []}
+    assert (response.json()["messages"], response.json()["events"]) == ([], [])
+
+
+def test_more_changes_than_one_answer_holds_come_in_the_next_answer(visitor, bob):
+    from wachat.widget import catchup
+
+    sent = [
+        actions.send_visitor_message(visitor_session=visitor, text=str(n), client_id=str(n))[0]
+        for n in range(3)
+    ]
+    first = catchup.catch_up(visitor.pk, after=0, since=None)
+    since = catchup.parse_cursor(first["cursor"])
+    for message in sent:
+        actions.record_failed(message=message, reason="No WhatsApp number to deliver to.")
+    actions.send_visitor_message(visitor_session=visitor, text="newest", client_id="new")
+
+    seen = []
+    for _ in range(3):
+        answer = catchup.catch_up(visitor.pk, after=sent[-1].pk, since=since, limit=2)
+        seen += [m["id"] for m in answer["updates"] if m["id"] not in seen]
+        since = catchup.parse_cursor(answer["cursor"])
+    assert seen == [m.pk for m in sent]

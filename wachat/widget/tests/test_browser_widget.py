@@ -152,9 +152,14 @@ def test_after_a_server_restart_it_reconnects_and_misses_nothing(site, live_serv
     actions.send_agent_message(
         conversation=first.conversation, agent=bob, text="Sent while you were away", client_id="a1"
     )
+    # A tick that moved meanwhile: the resume's cursor brings it back.
+    actions.record_sent(message=first, whatsapp_message_id="wamid.first")
+    actions.record_whatsapp_status(whatsapp_message_id="wamid.first", status="delivered")
     live_server_stack.start()
 
     expect(tab.bubbles("agent")).to_have_text(re.compile("Sent while you were away"), timeout=30000)
+    before = tab.bubbles().filter(has_text="First")
+    expect(before.locator(".tick")).to_have_attribute("aria-label", "delivered", timeout=20000)
     down = tab.bubbles().filter(has_text="Typed while the server was down")
     expect(down.locator(".tick")).to_have_attribute("aria-label", "sent", timeout=20000)
     tab.wait_online("ws")

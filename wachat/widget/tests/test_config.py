@@ -1,5 +1,7 @@
 from datetime import UTC, datetime
 
+import pytest
+
 from wachat.backoffice.models import ChatSetting
 from wachat.widget.config import within_business_hours
 
@@ -60,3 +62,12 @@ def test_business_hours_follow_the_configured_time_zone():
     assert within_business_hours(hours, datetime(2026, 11, 25, 5, 0, tzinfo=UTC))
     assert not within_business_hours(hours, datetime(2026, 11, 25, 13, 0, tzinfo=UTC))
     assert not within_business_hours(hours, datetime(2026, 11, 26, 6, 0, tzinfo=UTC))  # thursday
+
+
+@pytest.mark.parametrize(
+    "value, sound", [(None, False), ("true", True), ("on", True), ("1", True), ("no", False)]
+)
+def test_the_new_message_sound_is_off_unless_turned_on(client, db, value, sound):
+    if value is not None:
+        ChatSetting.put("widget_sound", value)
+    assert client.get("/api/widget/config").json()["sound"] is sound

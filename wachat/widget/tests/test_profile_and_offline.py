@@ -13,7 +13,8 @@ def test_the_prechat_form_names_the_visitor(widget, visitor):
         widget, "profile", {"name": "Dana", "email": "dana@example.com", "consent": True}
     )
     assert response.status_code == 200
-    assert response.json()["profile"] == {"name": "Dana"}
+    # The e-mail comes back too: the widget prefills "E-mail me the transcript" with it.
+    assert response.json()["profile"] == {"name": "Dana", "email": "dana@example.com"}
     visitor.refresh_from_db()
     assert visitor.metadata["name"] == "Dana"
     assert visitor.metadata["email"] == "dana@example.com"

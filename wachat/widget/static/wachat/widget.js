@@ -23,8 +23,14 @@
       offlineTitle: "We are away right now", offlineText: "Leave a message and your e-mail: we will answer as soon as we are back.",
       emailRequired: "E-mail", leave: "Send message", thanks: "Thanks! We will get back to you by e-mail.",
       closed: "This conversation was closed. Write again to start a new one.",
+      rateTitle: "How was your conversation?", star: "{n} of 5 stars", comment: "Comment (optional)", rate: "Send rating",
+      rated: "Thank you for your feedback!", transcript: "E-mail me the transcript", yourEmail: "Your e-mail",
+      transcriptSent: "The transcript is on its way to {email}.", dismiss: "Dismiss",
       blocked: "This website may not use the chat.", older: "Loading earlier messages…",
       agentOnline: "{name} is here to help", error: "Something went wrong. Please try again.",
+      queue: "You are {n} in line · {t}", aboutMin: "about {n} min", fewMin: "a few minutes", overHour: "more than an hour",
+      attach: "Attach a file", fileType: "Send a JPEG or PNG image, a PDF, a Word, Excel or PowerPoint file, or text.",
+      fileSize: "The file is too large ({n} MB at most).", image: "Image",
     },
     ar: {
       chatWithUs: "تحدث معنا", greeting: "مرحبًا! كيف يمكننا مساعدتك اليوم؟", open: "افتح الدردشة", close: "أغلق الدردشة", chat: "دردشة", message: "رسالة", send: "إرسال",
@@ -40,13 +46,28 @@
       offlineTitle: "نحن غير متاحين الآن", offlineText: "اترك رسالة وبريدك الإلكتروني وسنرد عند عودتنا.",
       emailRequired: "البريد الإلكتروني", leave: "أرسل الرسالة", thanks: "شكرًا! سنرد عليك بالبريد الإلكتروني.",
       closed: "أُغلقت هذه المحادثة. اكتب مجددًا لبدء محادثة جديدة.",
+      rateTitle: "كيف كانت محادثتك؟", star: "{n} من 5 نجوم", comment: "تعليق (اختياري)", rate: "أرسل التقييم",
+      rated: "شكرًا على رأيك!", transcript: "أرسل لي نص المحادثة بالبريد", yourEmail: "بريدك الإلكتروني",
+      transcriptSent: "نص المحادثة في طريقه إلى {email}.", dismiss: "إغلاق",
       blocked: "لا يُسمح لهذا الموقع باستخدام الدردشة.", older: "جارٍ تحميل الرسائل السابقة…",
       agentOnline: "{name} هنا للمساعدة", error: "حدث خطأ. حاول مرة أخرى.",
+      queue: "ترتيبك {n} في الانتظار · {t}", aboutMin: "حوالي {n} دقيقة", fewMin: "بضع دقائق", overHour: "أكثر من ساعة",
+      attach: "إرفاق ملف", fileType: "أرسل صورة JPEG أو PNG، أو ملف PDF أو Word أو Excel أو PowerPoint، أو نصًا.",
+      fileSize: "الملف كبير جدًا (الحد الأقصى {n} ميغابايت).", image: "صورة",
     },
   };
   const RTL = new Set(["ar"]);
 
   const jitter = (ms, random) => Math.round(ms * (0.5 + random() / 2));
+  /* The highest id of agent messages not yet read, above `sent` (0: nothing to report). */
+  const seenUpTo = (messages, sent = 0) => {
+    let up = 0;
+    for (const m of messages) if (m.id > up && m.sender_type === "agent" && m.status !== "read") up = m.id;
+    return up > sent ? up : 0;
+  };
+  /* A tone for a new agent message: only if the site turned it on, the visitor has
+   * interacted with the page (autoplay policy) and is not looking at the chat. */
+  const shouldChime = ({ sound, interacted, open, hidden }) => Boolean(sound && interacted && (!open || hidden));
 
   /* Messages typed but not yet acknowledged by the server, kept in storage so a reload or
    * a dropped connection loses nothing. Sent one at a time, in order; the server
@@ -107,9 +128,10 @@
   }
 
   /* One WebSocket with reconnect (exponential backoff, jitter), resume from the last
-   * message id seen, a heartbeat that detects dead connections, and an HTTP long-poll
-   * fallback when WebSockets are blocked (connections that die before the server says
-   * anything, while plain HTTP still works). Frames arrive through onFrame; status is
+   * message id and the cursor (newest change seen, server time), a heartbeat that detects
+   * dead connections, and an HTTP long-poll fallback when WebSockets are blocked
+   * (connections that die before the server says anything, while plain HTTP still
+   * works). Frames arrive through onFrame; status is
    * "connecting" | "online" | "offline"; mode is "ws" | "http". */
   class WebSocketManager {
     constructor({ url, WebSocket: WS = globalThis.WebSocket, poll, lastId = () => 0, onFrame = () => {}, onStatus = () => {}, onClose = () => {}, isOnline = () => true, timers = globalThis, random = Math.random, now = Date.now, baseDelay = 500, maxDelay = 30000, heartbeat = 20000, deadAfter = 45000, fallbackAfter = 2, probeEvery = 60000 }) {
@@ -120,6 +142,7 @@
       this.mode = "ws";
       this.status = "connecting";
       this.stopped = false;
+      this.cursor = null;
     }
     get open() { return this.mode === "ws" && this.ws && this.ws.readyState === 1; }
     connect() {
@@ -128,13 +151,13 @@
       const ws = new this.WS(this.url());
       this.ws = ws;
       let heard = false;
-      ws.onopen = () => { this.send({ type: "resume", after: this.lastId() }); this.beat(); };
+      ws.onopen = () => { this.resume(); this.beat(); };
       ws.onmessage = (e) => {
         this.seen = this.now();
         if (!heard) { heard = true; this.failures = 0; this.attempt = 0; this.setStatus("online"); }
         let frame;
         try { frame = JSON.parse(e.data); } catch (err) { return; }
-        this.onFrame(frame);
+        frame.type === "history" ? this.deliver(frame, true) : this.take(frame);
       };
       ws.onclose = (e) => {
         this.timers.clearInterval(this.heart);
@@ -165,7 +188,7 @@
      * down and we keep reconnecting. */
     async tryFallback() {
       try {
-        const data = await this.poll(this.lastId(), 0);
+        const data = await this.poll(this.lastId(), 0, this.cursor);
         if (this.stopped) return;
         this.mode = "http";
         this.setStatus("online");
@@ -179,7 +202,7 @@
     async pollLoop() {
       while (this.mode === "http" && !this.stopped) {
         try {
-          this.deliver(await this.poll(this.lastId()));
+          this.deliver(await this.poll(this.lastId(), undefined, this.cursor));
           this.attempt = 0;
           this.setStatus("online");
         } catch (e) {
@@ -213,10 +236,19 @@
       this.WS = WS;
       ws.onopen();
     }
-    deliver(data) {
-      if (data.messages && data.messages.length) this.onFrame({ type: "history", messages: data.messages });
-      for (const e of data.events || []) this.onFrame({ type: "event", ...e });
+    /* A poll, or the socket's answer to resume (`always`): new messages, then changes to
+     * the ones shown and the conversation's state since the cursor we sent. */
+    deliver(data, always) {
+      this.advance(data.cursor);
+      if (always || (data.messages && data.messages.length)) this.onFrame({ type: "history", messages: data.messages || [] });
+      for (const e of data.events || []) this.take({ type: "event", ...e });
+      // Changes to messages already delivered, and the conversation's state, since the last poll.
+      for (const m of data.updates || []) this.onFrame({ type: "event", event: "message.updated", message: m });
+      if (data.conversation) this.onFrame({ type: "event", event: "conversation.updated", conversation: data.conversation });
     }
+    take(f) { this.advance(f.message && f.message.updated_at); this.onFrame(f); }
+    advance(c) { if (c && !(Date.parse(c) <= Date.parse(this.cursor))) this.cursor = c; }
+    resume() { return this.send({ type: "resume", after: this.lastId(), since: this.cursor || undefined }); }
     drop() { if (this.ws) this.ws.close(); }
     wake() {
       if (this.stopped || this.ws || this.mode !== "ws") return;
@@ -234,7 +266,7 @@
   }
 
   if (typeof window === "undefined") {
-    module.exports = { MessageQueue, WebSocketManager, STRINGS };
+    module.exports = { MessageQueue, WebSocketManager, STRINGS, seenUpTo, shouldChime };
     return;
   }
   if (window.WaChat) return;
@@ -287,6 +319,7 @@
     .system { align-self: center; background: #fff3c4; font-size: 12px; }
     .from { font-size: 12px; font-weight: 600; color: #075e54; }
     .meta { font-size: 11px; color: #54656f; text-align: end; margin-top: 2px; white-space: nowrap; }
+    .reactions { font-size: 13px; margin-inline-end: 6px; }
     .tick { margin-inline-start: 4px; }
     .tick.read { color: #0b6fa4; }
     button.tick { background: none; border: 0; padding: 0; font: inherit; color: #b71c1c; cursor: pointer; text-decoration: underline; }
@@ -296,6 +329,11 @@
     textarea, input { flex: 1; border: 1px solid #8696a0; border-radius: 18px; padding: 9px 12px; font-size: 15px; color: #111b21; background: #fff; }
     textarea { resize: none; height: 40px; max-height: 120px; }
     .composer button { border: 0; border-radius: 50%; width: 40px; height: 40px; flex: none; background: var(--wc-primary); color: #fff; cursor: pointer; font-size: 18px; }
+    .composer .clip { background: none; color: #3b4a54; font-size: 20px; }
+    .pic { display: block; max-width: 100%; max-height: 240px; border-radius: 6px; }
+    .msg .file { display: flex; gap: 8px; align-items: center; padding: 8px; border-radius: 6px; background: rgba(0,0,0,.06); color: inherit; text-decoration: none; white-space: normal; }
+    .file small { display: block; color: #54656f; }
+    progress { display: block; width: 100%; height: 4px; }
     .card { margin: 12px; padding: 14px; background: #fff; border-radius: 10px; display: flex; flex-direction: column; gap: 8px; }
     .card h3 { margin: 0; font-size: 15px; }
     .card p { margin: 0; }
@@ -304,6 +342,17 @@
     .card input, .card textarea { border-radius: 6px; flex: none; }
     .card textarea { height: 80px; }
     .card button { border: 0; border-radius: 6px; padding: 10px; background: var(--wc-primary); color: #fff; font-size: 14px; cursor: pointer; }
+    .after { position: relative; max-height: min(50vh, 340px); overflow-y: auto; }
+    .card.after textarea { height: 56px; }
+    #wc-after { padding-inline-end: 24px; }
+    .after form { display: flex; flex-direction: column; gap: 8px; padding: 0; background: none; }
+    .after .x { position: absolute; inset-inline-end: 16px; background: none; color: #3b4a54; font-size: 20px; padding: 0 6px; }
+    .stars { border: 0; margin: 0; padding: 0; display: flex; gap: 2px; }
+    .stars legend { font-weight: 600; padding: 0 0 4px; }
+    .card .stars label { font-size: 30px; line-height: 1; color: #667781; cursor: pointer; }
+    .card .stars label.on { color: #a15c00; }
+    .stars label:has(:focus-visible) { outline: 3px solid #ffbf47; border-radius: 4px; }
+    .stars input { position: absolute; opacity: 0; width: 1px; height: 1px; }
     .older { align-self: center; font-size: 12px; color: #3b4a54; }
     .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
     @media (max-width: 480px) {
@@ -346,7 +395,8 @@
       for (const m of this.queue.items) this.receive({ client_id: m.client_id, content: m.text, sender_type: "visitor", status: "pending", created_at: m.created_at });
       this.socket = new WebSocketManager({
         url: () => `${SERVER.replace(/^http/, "ws")}/ws/widget/?token=${encodeURIComponent(this.token)}`,
-        poll: (after, wait) => this.api(`/poll?after=${after}${wait === 0 ? "&wait=0" : ""}`),
+        // The cursor (`since`) brings back status changes made between two polls.
+        poll: (after, wait, since) => this.api(`/poll?after=${after}${wait === 0 ? "&wait=0" : ""}${since ? "&since=" + encodeURIComponent(since) : ""}`),
         lastId: () => this.lastId,
         onFrame: (f) => this.onFrame(f),
         onStatus: (s, mode) => this.onStatus(s, mode),
@@ -358,6 +408,9 @@
       addEventListener("offline", () => this.socket.drop());
       addEventListener("online", () => { this.socket.wake(); this.queue.flush(); });
       document.addEventListener("visibilitychange", () => { if (!document.hidden && this.isOpen) this.markSeen(); });
+      // Sound may play only after the visitor has interacted with the page (autoplay policy).
+      const touched = (e) => { if (!e.isTrusted) return; this.interacted = true; for (const n of ["pointerdown", "keydown"]) removeEventListener(n, touched, true); };
+      for (const n of ["pointerdown", "keydown"]) addEventListener(n, touched, true);
       // The server may be unreachable at page load: keep trying, unless it refused us.
       for (let attempt = 0; ; attempt++) {
         try {
@@ -448,7 +501,10 @@
       el.text.oninput = () => this.sendTyping();
       el.send = h("button", { type: "submit" }, "➤");
       el.textLabel = h("label", { for: "wc-text", class: "sr" });
-      el.composer = h("form", { onsubmit: (e) => { e.preventDefault(); this.submit(); } }, h("div", { class: "composer" }, el.textLabel, el.text, el.send));
+      el.file = h("input", { type: "file", hidden: true, accept: "image/jpeg,image/png,application/pdf,text/plain,.docx,.xlsx,.pptx" });
+      el.file.onchange = () => { const f = el.file.files[0]; el.file.value = ""; if (f) this.attach(f); };
+      el.clip = h("button", { type: "button", class: "clip", onclick: () => el.file.click() }, "📎");
+      el.composer = h("form", { onsubmit: (e) => { e.preventDefault(); this.submit(); } }, h("div", { class: "composer" }, el.clip, el.file, el.textLabel, el.text, el.send));
       el.forms = h("div");
       el.panel = h("section", { class: "panel", role: "dialog", "aria-labelledby": "wc-title", hidden: true },
         h("div", { class: "head" }, el.avatar, h("div", { class: "who" }, el.title, el.state), el.wa, el.close),
@@ -470,6 +526,7 @@
       el.launcher.setAttribute("aria-label", this.t("open"));
       el.close.setAttribute("aria-label", this.t("close"));
       el.send.setAttribute("aria-label", this.t("send"));
+      el.clip.setAttribute("aria-label", el.clip.title = this.t("attach"));
       el.text.placeholder = this.t("placeholder");
       el.textLabel.textContent = this.t("message");
       el.wa.setAttribute("aria-label", this.t("whatsapp"));
@@ -489,6 +546,12 @@
       el.state.textContent = this.socket && this.socket.status === "offline" ? this.t("offline")
         : this.socket && this.socket.status === "online" ? (agent ? this.t("agentOnline", { name: agent }) : this.config.subtitle || this.t("online"))
           : this.t("connecting");
+      // Waiting in the queue: the visitor's place and a rounded estimate (server-side).
+      const w = this.state.wait, n = w && w.position, m = w && w.minutes;
+      if (w && c && c.status === "waiting" && this.socket && this.socket.status === "online") {
+        const nth = this.locale === "en" ? n + (["th", "st", "nd", "rd"][(n % 100 - 20) % 10] || ["th", "st", "nd", "rd"][n % 100] || "th") : n;
+        el.state.textContent = this.t("queue", { n: nth, t: m == null ? this.t("fewMin") : m >= 60 ? this.t("overHour") : this.t("aboutMin", { n: m }) });
+      }
       const number = this.config.whatsapp_number;
       el.wa.hidden = !number;
       if (number) el.wa.href = `https://wa.me/${encodeURIComponent(number)}?text=${encodeURIComponent(c ? `Hi! About my chat ${c.code}` : "Hi!")}`;
@@ -500,13 +563,15 @@
       let view = "chat";
       if (!hasChat && c.offline && !this.offlineSent) view = "offline";
       else if (!hasChat && c.prechat_fields.length && !this.state.profile.name) view = "prechat";
-      const key = view + (this.order.length ? "+" : "");
+      const after = view === "chat" && this.afterCardFor(this.state.conversation);
+      const key = view + (this.order.length ? "+" : "") + (after ? after.id + after.rated + this.locale : "");
       if (key === this.viewKey) return;
       this.view = view;
       this.viewKey = key;
       el.forms.replaceChildren();
       el.composer.hidden = view !== "chat";
       if (view !== "chat") el.forms.append(view === "offline" ? this.offlineForm() : this.prechatForm());
+      else if (after) el.forms.append(this.afterCard(after));
       else if (!this.order.length) el.forms.append(h("div", { class: "card greeting" }, h("p", { text: c.greeting || this.t("greeting") })));
       // The panel may have opened before the server said which view it needs:
       // focus follows the view unless the visitor has already put it somewhere else.
@@ -516,6 +581,56 @@
     field(name, label, type = "text", required = false) {
       const input = type === "textarea" ? h("textarea", { name, required }) : h("input", { name, type, required, autocomplete: { name: "name", email: "email", phone: "tel" }[name] || "off" });
       return h("label", {}, label, input);
+    }
+
+    /* ---------- after a conversation closes: rating (once) and e-mailed transcript ---------- */
+    afterCardFor(c) {
+      // Shown once per closed conversation: until dismissed, or on this page after rating it.
+      if (!c || c.status !== "closed" || this.dismissed === c.id) return null;
+      return this.cardFor === c.id || store.get("after", null) !== c.id ? c : null;
+    }
+
+    afterCard(c) {
+      this.cardFor = c.id;
+      const card = h("div", { class: "card after", "aria-labelledby": "wc-after" },
+        h("button", { type: "button", class: "x", "aria-label": this.t("dismiss"), onclick: () => { this.dismissed = c.id; store.set("after", c.id); this.showView(); } }, "×"),
+        h("p", { id: "wc-after", text: this.t("closed") }));
+      if (c.rated) card.append(h("p", { role: "status", text: this.t("rated") }));
+      else {
+        const stars = h("fieldset", { class: "stars" }, h("legend", { text: this.t("rateTitle") }));
+        for (let n = 1; n <= 5; n++) {
+          stars.append(h("label", {}, h("input", { type: "radio", name: "rating", value: n, required: true }), h("span", { "aria-hidden": "true", text: "★" }), h("span", { class: "sr", text: this.t("star", { n }) })));
+        }
+        stars.onchange = (e) => stars.querySelectorAll("label").forEach((l, i) => l.classList.toggle("on", i < +e.target.value));
+        const comment = this.field("comment", this.t("comment"), "textarea");
+        comment.lastChild.maxLength = 2000;
+        const form = h("form", {}, stars, comment, h("button", { type: "submit" }, this.t("rate")));
+        form.onsubmit = async (e) => {
+          e.preventDefault();
+          const v = Object.fromEntries(new FormData(form));
+          const done = () => {
+            store.set("after", c.id);
+            const now = this.state.conversation;
+            if (now && now.id === c.id) this.setState({ conversation: { ...now, rated: true } });
+          };
+          try {
+            await this.api("/rating", { conversation_id: c.id, rating: +v.rating, comment: v.comment || "" });
+            done();
+          } catch (err) { if (err.status === 409 && c.status === "closed") done(); this.notice(err.message); }
+        };
+        card.append(form);
+      }
+      const email = h("input", { type: "email", name: "email", required: true, autocomplete: "email", value: this.state.profile.email || "", "aria-label": this.t("yourEmail"), placeholder: this.t("yourEmail") });
+      const send = h("form", {}, email, h("button", { type: "submit" }, this.t("transcript")));
+      send.onsubmit = async (e) => {
+        e.preventDefault();
+        try {
+          await this.api("/transcript", { conversation_id: c.id, email: email.value });
+          send.replaceWith(h("p", { role: "status", text: this.t("transcriptSent", { email: email.value }) }));
+        } catch (err) { this.notice(err.message); }
+      };
+      card.append(send);
+      return card;
     }
 
     prechatForm() {
@@ -591,6 +706,30 @@
     markSeen() {
       if (this.lastId > this.seenId) { this.seenId = this.lastId; store.set("seen", this.seenId); }
       this.countUnread();
+      this.reportSeen();
+    }
+    /* Read receipts: the visitor is looking at the open panel, so the agent gets blue ticks. */
+    reportSeen() {
+      const up = seenUpTo(this.order, this.readSent);
+      if (!up || !this.token || !this.socket) return;
+      this.readSent = up;
+      if (!this.socket.send({ type: "seen", up_to: up })) this.api("/seen", { up_to: up }).catch(() => { this.readSent = 0; });
+    }
+    chime() {
+      if (!shouldChime({ sound: this.config.sound, interacted: this.interacted, open: this.isOpen, hidden: document.hidden })) return;
+      try {
+        const ctx = this.audio || (this.audio = new (window.AudioContext || window.webkitAudioContext)());
+        if (ctx.state === "suspended") ctx.resume();
+        const t = ctx.currentTime, osc = ctx.createOscillator(), gain = ctx.createGain();
+        osc.frequency.setValueAtTime(880, t);
+        osc.frequency.setValueAtTime(660, t + 0.1);
+        gain.gain.setValueAtTime(0.0001, t);
+        gain.gain.exponentialRampToValueAtTime(0.2, t + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.3);
+        osc.connect(gain).connect(ctx.destination);
+        osc.start(t);
+        osc.stop(t + 0.3);
+      } catch (e) { /* no WebAudio: stay silent */ }
     }
     countUnread() {
       let n = 0;
@@ -667,6 +806,11 @@
           m.error = null;
           this.fill(m);
         } catch (err) { this.notice(err.message); }
+      } else if (m.file) {
+        m.status = "pending";
+        m.error = null;
+        this.fill(m);
+        this.upload(m);
       } else {
         m.status = "pending";
         m.error = null;
@@ -682,7 +826,7 @@
         if (!this.historyLoaded) { this.historyLoaded = true; this.hasOlder = f.messages.length >= 50; this.layout(); this.scrollDown(); }
         if (this.isOpen && !document.hidden) this.markSeen(); else this.countUnread();
         this.showView();
-        if (f.messages.length >= 200) this.socket.send({ type: "resume", after: this.lastId });
+        if (f.messages.length >= 200) this.socket.resume();
         this.queue.flush();
       } else if (f.type === "ack" || (f.type === "error" && f.client_id)) {
         const w = this.waiting;
@@ -691,8 +835,10 @@
         if (f.type === "ack") w.resolve({ ok: true, message: f.message });
         else w.resolve(f.code === "rate_limited" ? this.failure(429, f.detail, f.retry_after) : { error: f.detail });
       } else if (f.type === "event") {
-        if (f.message) this.receive(f.message);
+        // A change to a message not loaded here (older history) is for whoever shows it.
+        if (f.message && (f.event !== "message.updated" || this.messages.has("i:" + f.message.id))) this.receive(f.message);
         if (f.conversation) this.setState({ conversation: f.conversation });
+        if (f.event === "queue.updated") this.setState({ wait: f.wait });
         if (f.event === "typing" && f.sender_type === "agent") this.showTyping(f.typing !== false);
       }
     }
@@ -722,7 +868,7 @@
       }
       if (!known) {
         this.order.push(m);
-        if (m.sender_type === "agent" && !batch) { this.showTyping(false); this.emit("message", publicMessage(m)); }
+        if (m.sender_type === "agent" && !batch) { this.showTyping(false); this.emit("message", publicMessage(m)); this.chime(); }
       }
       this.fill(m);
       if (!batch) {
@@ -739,8 +885,8 @@
       node.dataset.status = m.status || "";
       if (m.id) node.dataset.id = m.id;
       const [body, meta] = node.children;
-      if (m.sender_type === "agent" && m.sender_name) body.replaceChildren(h("div", { class: "from", text: m.sender_name }), ...linkify(m.content || ""));
-      else body.replaceChildren(...linkify(m.content || ""));
+      if (m.sender_type === "agent" && m.sender_name) body.replaceChildren(h("div", { class: "from", text: m.sender_name }), ...this.media(m), ...linkify(m.content || ""));
+      else body.replaceChildren(...this.media(m), ...linkify(m.content || ""));
       const time = new Date(m.created_at || Date.now()).toLocaleTimeString(this.locale, { hour: "2-digit", minute: "2-digit" });
       meta.replaceChildren(h("time", { datetime: m.created_at || "", text: time }));
       if (m.sender_type === "visitor") {
@@ -749,6 +895,48 @@
         if (st === "failed") meta.append(h("button", { type: "button", class: "tick failed", title: (m.error && m.error.reason) || "", onclick: () => this.retry(m) }, "⚠ " + this.t("retry")));
         else meta.append(h("span", { class: "tick " + st, role: "img", "aria-label": this.t(st), text: marks[st] || "" }));
       }
+      const reactions = [...new Set(Object.values(m.reactions || {}))].join("");
+      if (reactions) meta.prepend(h("span", { class: "reactions", text: reactions }));
+    }
+
+    /* ---------- attachments: checked here for a quick answer, by content on the server ---------- */
+    attach(file) {
+      const image = /^image\/(jpeg|png)$/.test(file.type), max = image ? 5242880 : this.config.max_file_bytes || 10485760;
+      if (!/\.(jpe?g|png|pdf|txt|docx|xlsx|pptx)$/i.test(file.name)) return this.notice(this.t("fileType"));
+      if (file.size > max) return this.notice(this.t("fileSize", { n: Math.floor(max / 1048576) }));
+      const id = newId();
+      this.receive({ client_id: id, sender_type: "visitor", status: "pending", message_type: image ? "image" : "document", content: "", created_at: new Date().toISOString(), attachment: { filename: file.name, size: file.size }, file, local: image ? URL.createObjectURL(file) : "" });
+      this.upload(this.messages.get("c:" + id));
+    }
+
+    upload(m) {
+      const xhr = new XMLHttpRequest(), form = new FormData();
+      form.append("file", m.file, m.attachment.filename);
+      form.append("client_id", m.client_id);
+      xhr.open("POST", SERVER + "/api/widget/attachments");
+      if (this.token) xhr.setRequestHeader("X-WaChat-Token", this.token);
+      xhr.upload.onprogress = (e) => { if (m.bar && e.lengthComputable) m.bar.value = e.loaded / e.total; };
+      xhr.onload = () => {
+        let json = {};
+        try { json = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+        if (xhr.status < 300) return this.receive(json);
+        if (xhr.status === 401) this.startSession(true).catch(() => {});
+        this.markFailed(m, json.detail || (xhr.status === 413 ? this.t("fileSize", { n: Math.floor((this.config.max_file_bytes || 10485760) / 1048576) }) : this.t("error")));
+      };
+      xhr.onerror = () => this.markFailed(m, "");
+      xhr.send(form);
+    }
+
+    /* An image (opens full size in a new tab) or a download card; a bar while uploading. */
+    media(m) {
+      const a = m.attachment || {}, src = safeUrl(m.media_url) || m.local, name = a.filename || m.content || this.t("image");
+      if (!m.attachment && !src) return [];
+      const log = this.el.log, link = { href: src || null, target: "_blank", rel: "noopener noreferrer" };
+      const out = [m.message_type === "image" && src
+        ? h("a", link, h("img", { class: "pic", src, alt: name, onload: () => { if (log.scrollHeight - log.scrollTop - log.clientHeight < 300) this.scrollDown(); } }))
+        : h("a", { class: "file", ...link }, h("span", { "aria-hidden": "true", text: "📄" }), h("span", {}, name, h("small", { text: a.size ? (a.size < 1048576 ? Math.ceil(a.size / 1024) + " KB" : (a.size / 1048576).toFixed(1) + " MB") : "" })))];
+      if (m.file && !m.media_url && m.status === "pending") out.push(m.bar = h("progress", { max: 1, value: m.bar ? m.bar.value : 0, "aria-label": this.t("pending") }));
+      return out;
     }
 
     /* Put message nodes in order (by id, unsent ones last) with a date line between days. */
@@ -842,6 +1030,8 @@
       this.messages.clear();
       this.order = [];
       this.lastId = 0;
+      this.socket.cursor = null;
+      this.readSent = 0;
       this.historyLoaded = false;
       this.setState(state);
       this.layout();
@@ -855,6 +1045,8 @@
   // Ticks only move forward, as on the server; failed can go back to pending (retry).
   const RANK = { pending: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
   const publicMessage = (m) => ({ id: m.id, text: m.content, sender_type: m.sender_type, sender_name: m.sender_name, created_at: m.created_at });
+
+  const safeUrl = (u) => { try { const url = new URL(u, SERVER); return u && /^https?:$/.test(url.protocol) ? url.href : ""; } catch (e) { return ""; } };
 
   /* Text with http(s) links made clickable, built from text nodes and <a> elements only:
    * the content is never parsed as HTML. */

@@ -179,3 +179,54 @@ test("disconnect() stops reconnecting", async () => {
   await timers.tick(60000);
   assert.equal(WS.sockets.length, 1);
 });
+
+test("resume sends back the cursor of the newest change seen, from answers and events", async () => {
+  const { m, WS, timers, setLastId } = manager({ options: { fallbackAfter: 99 } });
+  m.connect();
+  WS.sockets[0].serverOpen();
+  assert.deepEqual(WS.sockets[0].sent, [{ type: "resume", after: 0 }]);  // nothing seen yet
+  WS.sockets[0].serverSays({ type: "history", messages: [], cursor: "2026-01-01T10:00:00+00:00" });
+  const message = (id, updated_at) => ({ id, status: "read", updated_at });
+  WS.sockets[0].serverSays({ type: "event", event: "message.updated", message: message(7, "2026-01-01T10:00:05.250000+00:00") });
+  // An older change arriving late does not move the cursor back.
+  WS.sockets[0].serverSays({ type: "event", event: "message.created", message: message(8, "2026-01-01T10:00:04+00:00") });
+  setLastId(8);
+  WS.sockets[0].serverCloses();
+  await timers.tick(500);
+  WS.sockets[1].serverOpen();
+  assert.deepEqual(WS.sockets[1].sent, [{ type: "resume", after: 8, since: "2026-01-01T10:00:05.250000+00:00" }]);
+  WS.sockets[1].serverSays({ type: "history", messages: [], cursor: "2026-01-01T10:09:00+00:00" });
+  assert.equal(m.cursor, "2026-01-01T10:09:00+00:00");
+});
+
+test("a resume answer passes on new messages, then missed changes and the conversation's state", () => {
+  const { m, WS, frames } = manager({ lastId: 3 });
+  m.connect();
+  WS.sockets[0].serverOpen();
+  const conversation = { id: "c", status: "closed" };
+  WS.sockets[0].serverSays({ type: "history", messages: [{ id: 4 }], updates: [{ id: 3, status: "read" }], conversation, cursor: "2026-01-01T10:00:00+00:00" });
+  assert.deepEqual(frames, [
+    { type: "history", messages: [{ id: 4 }] },
+    { type: "event", event: "message.updated", message: { id: 3, status: "read" } },
+    { type: "event", event: "conversation.updated", conversation },
+  ]);
+});
+
+test("long-polls send back the cursor of the previous answer", async () => {
+  const polls = [];
+  const waiters = [];
+  const poll = (after, wait, since) => {
+    polls.push([after, wait, since]);
+    return wait === 0 ? Promise.resolve({ messages: [], cursor: "2026-01-01T10:00:00+00:00" }) : new Promise((r) => waiters.push(r));
+  };
+  const { m, WS } = manager({ options: { poll, fallbackAfter: 1 } });
+  m.connect();
+  WS.sockets[0].serverCloses();
+  await flushPromises();
+  assert.equal(m.mode, "http");
+  assert.deepEqual(polls, [[0, 0, null], [0, undefined, "2026-01-01T10:00:00+00:00"]]);
+  waiters.shift()({ messages: [], events: [], cursor: "2026-01-01T10:01:00+00:00" });
+  await flushPromises();
+  assert.deepEqual(polls[2], [0, undefined, "2026-01-01T10:01:00+00:00"]);
+  m.disconnect();
+});
