@@ -47,6 +47,7 @@ lint: $(VENV)/.installed
 
 ## bench: performance numbers (webhook ingest, widget size and speed); never part of `make test`
 bench: $(VENV)/.installed browser $(JS_TESTS)/node_modules/.installed
+	@bash scripts/ensure-wrk.sh
 	$(PY) bench/run.py
 
 clean:

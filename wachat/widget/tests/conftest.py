@@ -89,9 +89,13 @@ def axe_violations(page, context="#wachat-widget"):
     if not AXE.exists():
         pytest.fail("axe-core is missing: npm ci --prefix wachat/widget/tests/js")
     page.add_script_tag(path=str(AXE))
+    # Let animations end first (the panel fades in for 0.18 s): mid-fade, text is judged
+    # against a half-transparent panel. The message names the colours found, if any.
+    page.evaluate("Promise.all(document.getAnimations().map((a) => a.finished))")
     result = page.evaluate(
         "async (context) => (await axe.run(document.querySelector(context))).violations"
-        ".map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`)",
+        ".map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ') + ': ' + "
+        "(n.any[0] || n.all[0] || {}).message).join(', ')})`)",
         context,
     )
     return result
