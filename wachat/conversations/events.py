@@ -62,6 +62,8 @@ def conversation_data(conversation):
         "agent_name": conversation.agent.name if conversation.agent_id else None,
         "updated_at": conversation.updated_at.isoformat(),
         "rated": conversation.rating is not None,
+        # Left with the widget's offline form: the widget shows no place in the queue.
+        "offline": bool((conversation.metadata or {}).get("offline")),
     }
 
 

@@ -115,6 +115,7 @@ def _too_many(limited):
 
 def _session_state(session):
     conversation = selectors.visitor_conversation(session.pk)
+    offline = bool(conversation and (conversation.metadata or {}).get("offline"))
     return {
         "token": auth.issue_token(session.pk),
         "session_id": session.pk,
@@ -129,10 +130,13 @@ def _session_state(session):
             "status": conversation.status,
             "agent_name": conversation.agent.name if conversation.agent_id else None,
             "rated": conversation.rating is not None,
+            # Left with the offline form: answered by e-mail, not from the queue.
+            "offline": offline,
         },
         # Waiting in the queue: {"position": n, "minutes": m or None}; updated live by
-        # queue.updated events.
-        "wait": conversation and selectors.queue_wait(conversation),
+        # queue.updated events. None for an offline-form conversation: nobody is there to
+        # take it, so a place in line would be a false promise.
+        "wait": None if offline else conversation and selectors.queue_wait(conversation),
     }
 
 

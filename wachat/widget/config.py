@@ -22,7 +22,8 @@ DEFAULTS = {
     "subtitle": "",
     "greeting": "",  # empty: the built-in greeting in the visitor's language
     "color": "#075e54",  # header, send button (white text on it: contrast 7.7:1)
-    "launcher_color": "#1a7f4b",  # white icon on it: contrast 5.0:1
+    # Empty: the primary colour, so changing `color` alone recolours the whole widget.
+    "launcher_color": "",
     "position": "right",
     "language": "en",
     # Fields the pre-chat form asks for, e.g. ["name", "email", "phone"]; name is then
@@ -65,6 +66,7 @@ def setting(name):
 def widget_config(now=None):
     """The public configuration the widget fetches on load (no secrets in here)."""
     color = setting("color")
+    color = color if COLOR.match(color) else DEFAULTS["color"]
     launcher = setting("launcher_color")
     language = setting("language")
     hours = setting("business_hours")
@@ -74,8 +76,8 @@ def widget_config(now=None):
         "title": setting("title")[:80],
         "subtitle": setting("subtitle")[:120],
         "greeting": setting("greeting")[:500],
-        "color": color if COLOR.match(color) else DEFAULTS["color"],
-        "launcher_color": launcher if COLOR.match(launcher) else DEFAULTS["launcher_color"],
+        "color": color,
+        "launcher_color": launcher if COLOR.match(launcher) else color,
         "position": "left" if setting("position") == "left" else "right",
         "language": language if language in LANGUAGES else "en",
         "prechat_fields": [f for f in setting("prechat_fields") if f in PRECHAT_FIELDS],

@@ -34,7 +34,10 @@ class Site:
         self.page, self.url = page, url
         # Playwright's CSS and role locators pierce the widget's open shadow root.
         self.widget = page.locator("#wachat-widget")
-        self.launcher = page.get_by_role("button", name=re.compile("^(Open chat|افتح الدردشة)"))
+        # The launcher reads "Close chat" while open, as does the panel's × (hence .launcher).
+        self.launcher = page.get_by_role(
+            "button", name=re.compile("^(Open chat|Close chat|افتح الدردشة|أغلق الدردشة)")
+        ).and_(page.locator("#wachat-widget .launcher"))
         self.text = page.get_by_role("textbox", name=re.compile("^(Message|رسالة)$"))
         self.panel = page.get_by_role("dialog")
         self.badge = page.locator("#wachat-widget .badge")

@@ -36,6 +36,8 @@ def test_it_is_usable_with_the_keyboard_alone(site):
     page.keyboard.press("Escape")
     expect(tab.panel).to_be_hidden()
     expect(tab.launcher).to_be_focused()
+    # Buttons keep the strong ring for keyboard users.
+    assert tab.launcher.evaluate("(el) => getComputedStyle(el).outlineWidth") == "3px"
     page.keyboard.press("Space")
     expect(tab.panel).to_be_visible()
 
@@ -76,18 +78,30 @@ def test_arabic_from_the_admin_lays_out_right_to_left(site):
     launcher.click()
     expect(tab.panel).to_have_attribute("dir", "rtl")
     expect(tab.panel).to_have_attribute("lang", "ar")
-    expect(tab.page.get_by_role("button", name="أغلق الدردشة")).to_be_visible()
+    expect(tab.panel.get_by_role("button", name="أغلق الدردشة")).to_be_visible()
     tab.wait_online()
     tab.send("مرحبا")
     bubble = tab.bubbles().last
     expect(bubble).to_contain_text("مرحبا")
+    # An English sentence keeps its full stop at its end (the right), not at the line start.
+    tab.send("Thanks.")
+    english = tab.bubbles().filter(has_text="Thanks.").locator("[dir=auto]")
+    first, last = english.evaluate(
+        """(el) => [0, 6].map((i) => { const r = document.createRange();
+            r.setStart(el.firstChild, i); r.setEnd(el.firstChild, i + 1);
+            return r.getBoundingClientRect().x; })"""
+    )
+    assert last > first
+    # The send arrow points the way Arabic is read.
+    send = tab.panel.get_by_role("button", name="إرسال")
+    assert send.evaluate("(el) => getComputedStyle(el).transform") == "matrix(-1, 0, 0, 1, 0, 0)"
     # A visitor's own bubble sits at the reading end: the left in Arabic.
     panel, box = tab.panel.bounding_box(), bubble.bounding_box()
     assert box["x"] - panel["x"] < 30
     assert panel["x"] + panel["width"] - (box["x"] + box["width"]) > 60
     tab.page.evaluate("WaChat.setLocale('en')")
     expect(tab.panel).to_have_attribute("dir", "ltr")
-    expect(tab.page.get_by_role("button", name="Close chat")).to_be_visible()
+    expect(tab.panel.get_by_role("button", name="Close chat")).to_be_visible()
 
 
 def test_it_fills_a_phone_screen(site):
@@ -100,7 +114,7 @@ def test_it_fills_a_phone_screen(site):
     assert tab.panel.evaluate("(el) => getComputedStyle(el).animationName") == "none"
     assert tab.panel.bounding_box() == {"x": 0, "y": 0, "width": 375, "height": 667}
     expect(tab.launcher).to_be_hidden()  # the close button in the header takes over
-    tab.page.get_by_role("button", name="Close chat").tap()
+    tab.panel.get_by_role("button", name="Close chat").tap()
     expect(tab.launcher).to_be_visible()
 
 
@@ -231,12 +245,19 @@ def test_offline_form_when_nobody_is_online(site):
     tab = site()
     tab.launcher.click()
     expect(tab.page.get_by_role("heading", name="We are away right now")).to_be_visible()
+    expect(tab.widget.locator(".state")).to_have_text("Away · we reply by e-mail")
     tab.page.get_by_role("textbox", name="Your name").fill("Sam")
     tab.page.get_by_role("textbox", name="E-mail").fill("sam@example.com")
     tab.page.get_by_role("textbox", name="Message").fill("Please call me tomorrow")
     tab.page.get_by_role("button", name="Send message").click()
     expect(tab.bubbles()).to_have_text(re.compile("Please call me tomorrow"))
     expect(tab.page.get_by_role("alert")).to_contain_text("get back to you by e-mail")
+    # The header agrees with the form: away, answered by e-mail, no place in a queue.
+    expect(tab.widget.locator(".state")).to_have_text("Away · we reply by e-mail")
+    tab.page.reload()
+    tab.launcher.click()
+    expect(tab.bubbles()).to_have_text(re.compile("Please call me tomorrow"))
+    expect(tab.widget.locator(".state")).to_have_text("Away · we reply by e-mail")
     conversation = Message.objects.get(content="Please call me tomorrow").conversation
     assert conversation.metadata["offline"] is True
     assert conversation.metadata["visitor_email"] == "sam@example.com"

@@ -45,7 +45,7 @@ def test_the_visitor_reads_the_reply_then_rates_the_closed_conversation(
     center.locator("#inbox .row", has_text="Is my order on its way?").click()
 
     # Alice answers from her phone while the panel is closed: not read yet.
-    tab.page.get_by_role("button", name="Close chat").click()
+    tab.panel.get_by_role("button", name="Close chat").click()
     sent = phone_sends(live_server_stack, ALICE, "Yes, it ships today.")
     expect(tab.badge).to_have_text("1", timeout=15000)
     reply = Message.objects.get(content="Yes, it ships today.")
@@ -64,6 +64,12 @@ def test_the_visitor_reads_the_reply_then_rates_the_closed_conversation(
     expect(stars).to_be_visible(timeout=15000)
     expect(stars.get_by_role("radio")).to_have_count(5)
     assert axe_violations(tab.page) == []
+    # The header says so, and the card follows the newest message instead of covering it.
+    expect(tab.widget.locator(".state")).to_have_text("Conversation ended")
+    expect(tab.bubbles("agent").last).to_be_in_viewport()
+    log = tab.widget.locator(".log")
+    assert log.evaluate("(log) => log.lastElementChild.matches('.card.after')")
+    assert log.evaluate("(log) => log.scrollHeight - log.scrollTop - log.clientHeight") < 2
     stars.locator("label").nth(4).click()
     expect(stars.get_by_role("radio", name="5 of 5 stars")).to_be_checked()
     tab.panel.get_by_role("textbox", name="Comment (optional)").fill("Fast and friendly")
@@ -84,6 +90,18 @@ def test_the_visitor_reads_the_reply_then_rates_the_closed_conversation(
     tab.wait_online()
     expect(tab.bubbles("agent")).to_have_count(1)
     expect(tab.panel.get_by_role("group", name="How was your conversation?")).to_have_count(0)
+
+    # Writing again starts a new conversation, set apart from the old one.
+    tab.send("One more thing")
+    divider = tab.panel.get_by_role("separator").filter(has_text="New conversation")
+    expect(divider).to_have_count(1)
+    expect(tab.widget.locator(".state")).not_to_have_text("Conversation ended")
+    followers = tab.widget.locator(".log > *").evaluate_all(
+        "(nodes) => nodes.map((n) => n.textContent)"
+    )
+    new_at = next(i for i, text in enumerate(followers) if text == "New conversation")
+    assert "Yes, it ships today." in "".join(followers[:new_at])
+    assert "One more thing" in "".join(followers[new_at:])
 
 
 # Counts the tones the widget makes (WebAudio oscillators), from before any page script.

@@ -21,10 +21,18 @@ def test_it_opens_and_closes(site):
     tab.launcher.click()
     expect(tab.panel).to_be_visible()
     expect(tab.launcher).to_have_attribute("aria-expanded", "true")
+    expect(tab.launcher).to_have_accessible_name("Close chat")
     expect(tab.text).to_be_focused()
-    tab.page.get_by_role("button", name="Close chat").click()
+    # Opened with the mouse: the reply box shows a thin ring, not the 3px keyboard one.
+    assert tab.text.evaluate("(el) => getComputedStyle(el).outlineWidth") == "1px"
+    tab.panel.get_by_role("button", name="Close chat").click()
     expect(tab.panel).to_be_hidden()
     expect(tab.launcher).to_be_focused()
+    expect(tab.launcher).to_have_accessible_name("Open chat")
+    tab.launcher.click()
+    expect(tab.panel).to_be_visible()
+    tab.launcher.click()  # the launcher closes it too
+    expect(tab.panel).to_be_hidden()
     tab.page.evaluate("WaChat.open()")
     expect(tab.panel).to_be_visible()
     tab.page.evaluate("WaChat.toggle()")
@@ -63,7 +71,7 @@ def test_a_message_goes_out_and_the_agents_reply_comes_back_with_badge(site, liv
     expect(bubble.locator(".tick")).to_have_attribute(
         "aria-label", re.compile("sent|delivered|read"), timeout=15000
     )
-    tab.page.get_by_role("button", name="Close chat").click()
+    tab.panel.get_by_role("button", name="Close chat").click()
     original_title = tab.page.title()
 
     phone_sends(live_server_stack, ALICE, "Yes, come and try one: https://acme.example/tandems")

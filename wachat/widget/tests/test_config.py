@@ -28,6 +28,22 @@ def test_admin_changes_apply_without_touching_the_snippet(client, db):
     assert config["prechat_fields"] == ["name"]
 
 
+def test_the_launcher_follows_the_primary_colour_unless_set_apart(client, db):
+    ChatSetting.put("widget_color", "#123456")
+    config = client.get("/api/widget/config").json()
+    assert (config["color"], config["launcher_color"]) == ("#123456", "#123456")
+    ChatSetting.put("widget_launcher_color", "#abcdef")
+    config = client.get("/api/widget/config").json()
+    assert (config["color"], config["launcher_color"]) == ("#123456", "#abcdef")
+
+
+def test_the_launcher_colour_defaults_to_the_default_primary(client, db):
+    ChatSetting.put("widget_color", "not a colour")
+    ChatSetting.put("widget_launcher_color", "red")
+    config = client.get("/api/widget/config").json()
+    assert (config["color"], config["launcher_color"]) == ("#075e54", "#075e54")
+
+
 def test_unsafe_or_unreadable_values_fall_back_to_defaults(client, db):
     ChatSetting.put("widget_color", "red;background:url(//evil)")
     ChatSetting.put("widget_language", "xx")

@@ -75,3 +75,26 @@ def test_an_offline_form_without_email_or_text_stores_nothing(widget, visitor):
     assert not Conversation.objects.exists()
     visitor.refresh_from_db()
     assert not (visitor.metadata or {}).get("name")
+
+
+def session_state(client, visitor):
+    from wachat.widget import auth
+
+    body = {"token": auth.issue_token(visitor.pk)}
+    return client.post("/api/widget/session", body, content_type="application/json").json()
+
+
+def test_an_offline_form_conversation_has_no_place_in_the_queue(client, widget, visitor):
+    body = {"name": "Dana", "email": "dana@example.com", "text": "Call me back", "client_id": "o1"}
+    post(widget, "offline", body)
+    state = session_state(client, visitor)
+    assert state["conversation"]["status"] == "waiting"
+    assert state["conversation"]["offline"] is True
+    assert state["wait"] is None
+
+
+def test_a_live_conversation_waiting_in_the_queue_has_a_place(client, visitor):
+    actions.send_visitor_message(visitor_session=visitor, text="hi", client_id="c1")
+    state = session_state(client, visitor)
+    assert state["conversation"]["offline"] is False
+    assert state["wait"] == {"position": 1, "minutes": None}

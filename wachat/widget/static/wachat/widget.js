@@ -27,7 +27,7 @@
       rated: "Thank you for your feedback!", transcript: "E-mail me the transcript", yourEmail: "Your e-mail",
       transcriptSent: "The transcript is on its way to {email}.", dismiss: "Dismiss",
       blocked: "This website may not use the chat.", older: "Loading earlier messages…",
-      agentOnline: "{name} is here to help", error: "Something went wrong. Please try again.",
+      agentOnline: "{name} is here to help", away: "Away · we reply by e-mail", ended: "Conversation ended", newChat: "New conversation", error: "Something went wrong. Please try again.",
       queue: "You are {n} in line · {t}", aboutMin: "about {n} min", fewMin: "a few minutes", overHour: "more than an hour",
       attach: "Attach a file", fileType: "Send a JPEG or PNG image, a PDF, a Word, Excel or PowerPoint file, or text.",
       fileSize: "The file is too large ({n} MB at most).", image: "Image",
@@ -50,7 +50,7 @@
       rated: "شكرًا على رأيك!", transcript: "أرسل لي نص المحادثة بالبريد", yourEmail: "بريدك الإلكتروني",
       transcriptSent: "نص المحادثة في طريقه إلى {email}.", dismiss: "إغلاق",
       blocked: "لا يُسمح لهذا الموقع باستخدام الدردشة.", older: "جارٍ تحميل الرسائل السابقة…",
-      agentOnline: "{name} هنا للمساعدة", error: "حدث خطأ. حاول مرة أخرى.",
+      agentOnline: "{name} هنا للمساعدة", away: "غير متاحين · نرد بالبريد الإلكتروني", ended: "انتهت المحادثة", newChat: "محادثة جديدة", error: "حدث خطأ. حاول مرة أخرى.",
       queue: "ترتيبك {n} في الانتظار · {t}", aboutMin: "حوالي {n} دقيقة", fewMin: "بضع دقائق", overHour: "أكثر من ساعة",
       attach: "إرفاق ملف", fileType: "أرسل صورة JPEG أو PNG، أو ملف PDF أو Word أو Excel أو PowerPoint، أو نصًا.",
       fileSize: "الملف كبير جدًا (الحد الأقصى {n} ميغابايت).", image: "صورة",
@@ -68,6 +68,30 @@
   /* A tone for a new agent message: only if the site turned it on, the visitor has
    * interacted with the page (autoplay policy) and is not looking at the chat. */
   const shouldChime = ({ sound, interacted, open, hidden }) => Boolean(sound && interacted && (!open || hidden));
+  /* The line under the title, as [string key, values]. `away`: the offline form applies
+   * (outside business hours or nobody online); a conversation left with it (offline) is
+   * answered by e-mail, so it shows no place in the queue. */
+  const headerLine = ({ status, conversation: c, wait, away }) => {
+    if (status === "offline") return ["offline"];
+    if (c && c.status === "closed") return ["ended"];  // until writing again opens a new one
+    const agent = c && c.agent_name;
+    if (!agent && (away || (c && c.offline))) return ["away"];
+    if (status !== "online") return ["connecting"];
+    if (wait && c && c.status === "waiting") return ["queue", wait];
+    return agent ? ["agentOnline", { name: agent }] : ["online"];
+  };
+  /* For each message, whether it opens another conversation than the one before it (a
+   * divider goes there). One not stored yet belongs to the current conversation, or to a
+   * new one if that is closed (writing again opens one). */
+  const newConversations = (messages, current) => {
+    let prev = null;
+    return messages.map((m) => {
+      const id = m.conversation_id || (current && current.status !== "closed" ? current.id : "new");
+      const starts = prev !== null && id !== prev;
+      prev = id;
+      return starts;
+    });
+  };
 
   /* Messages typed but not yet acknowledged by the server, kept in storage so a reload or
    * a dropped connection loses nothing. Sent one at a time, in order; the server
@@ -266,7 +290,7 @@
   }
 
   if (typeof window === "undefined") {
-    module.exports = { MessageQueue, WebSocketManager, STRINGS, seenUpTo, shouldChime };
+    module.exports = { MessageQueue, WebSocketManager, STRINGS, seenUpTo, shouldChime, headerLine, newConversations };
     return;
   }
   if (window.WaChat) return;
@@ -308,6 +332,7 @@
     .head button, .head a { background: none; border: 0; color: #fff; font-size: 22px; line-height: 1; cursor: pointer; padding: 6px; border-radius: 6px; text-decoration: none; }
     .head a svg { width: 22px; height: 22px; fill: currentColor; display: block; }
     :focus-visible { outline: 3px solid #ffbf47; outline-offset: 1px; }
+    textarea:focus-visible, input:not([type=radio],[type=checkbox]):focus-visible { outline: 1px solid var(--wc-primary); outline-offset: 0; border-color: var(--wc-primary); }
     .notice { font-size: 13px; text-align: center; padding: 6px; background: #fff3c4; color: #5d4200; }
     .notice:empty { display: none; }
     .log { flex: 1; overflow-y: auto; padding: 10px 12px; display: flex; flex-direction: column; gap: 4px; overscroll-behavior: contain; }
@@ -329,6 +354,7 @@
     textarea, input { flex: 1; border: 1px solid #8696a0; border-radius: 18px; padding: 9px 12px; font-size: 15px; color: #111b21; background: #fff; }
     textarea { resize: none; height: 40px; max-height: 120px; }
     .composer button { border: 0; border-radius: 50%; width: 40px; height: 40px; flex: none; background: var(--wc-primary); color: #fff; cursor: pointer; font-size: 18px; }
+    [dir=rtl] .send { transform: scaleX(-1); }
     .composer .clip { background: none; color: #3b4a54; font-size: 20px; }
     .pic { display: block; max-width: 100%; max-height: 240px; border-radius: 6px; }
     .msg .file { display: flex; gap: 8px; align-items: center; padding: 8px; border-radius: 6px; background: rgba(0,0,0,.06); color: inherit; text-decoration: none; white-space: normal; }
@@ -342,7 +368,7 @@
     .card input, .card textarea { border-radius: 6px; flex: none; }
     .card textarea { height: 80px; }
     .card button { border: 0; border-radius: 6px; padding: 10px; background: var(--wc-primary); color: #fff; font-size: 14px; cursor: pointer; }
-    .after { position: relative; max-height: min(50vh, 340px); overflow-y: auto; }
+    .after { position: relative; flex: none; margin: 8px 0; }
     .card.after textarea { height: 56px; }
     #wc-after { padding-inline-end: 24px; }
     .after form { display: flex; flex-direction: column; gap: 8px; padding: 0; background: none; }
@@ -368,7 +394,7 @@
 
   class WhatsAppChatWidget {
     constructor() {
-      this.config = { title: "", color: "#075e54", launcher_color: "#1a7f4b", position: data.position || "right", language: data.lang || "en", prechat_fields: [], offline: false };
+      this.config = { title: "", color: "#075e54", launcher_color: "", position: data.position || "right", language: data.lang || "en", prechat_fields: [], offline: false };
       this.locale = store.get("locale", null) || data.lang || "en";
       this.messages = new Map();  // "c:<client_id>" or "i:<id>" -> message
       this.order = [];
@@ -447,7 +473,7 @@
       this.config = { ...this.config, ...c };
       if (!store.get("locale", null) && !data.lang) this.locale = c.language || "en";
       this.host.style.setProperty("--wc-primary", this.config.color);
-      this.host.style.setProperty("--wc-launch", this.config.launcher_color);
+      this.host.style.setProperty("--wc-launch", this.config.launcher_color || this.config.color);
       this.root.classList.toggle("left", this.config.position === "left");
       this.applyLocale();
       this.showView();
@@ -478,7 +504,7 @@
       host.id = "wachat-widget";
       host.style.cssText = "all:initial!important;display:block!important;position:static!important;transform:none!important;filter:none!important;opacity:1!important;visibility:visible!important;contain:none!important";
       host.style.setProperty("--wc-primary", this.config.color);
-      host.style.setProperty("--wc-launch", this.config.launcher_color);
+      host.style.setProperty("--wc-launch", this.config.launcher_color || this.config.color);
       const shadow = host.attachShadow({ mode: "open" });
       const root = h("div", { class: "wc" + (this.config.position === "left" ? " left" : "") });
       const el = this.el = {};
@@ -499,7 +525,7 @@
       el.text = h("textarea", { id: "wc-text", rows: "1", maxlength: "4096" });
       el.text.onkeydown = (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); this.submit(); } };
       el.text.oninput = () => this.sendTyping();
-      el.send = h("button", { type: "submit" }, "➤");
+      el.send = h("button", { type: "submit", class: "send" }, "➤");
       el.textLabel = h("label", { for: "wc-text", class: "sr" });
       el.file = h("input", { type: "file", hidden: true, accept: "image/jpeg,image/png,application/pdf,text/plain,.docx,.xlsx,.pptx" });
       el.file.onchange = () => { const f = el.file.files[0]; el.file.value = ""; if (f) this.attach(f); };
@@ -523,7 +549,7 @@
       const el = this.el;
       el.panel.setAttribute("dir", RTL.has(this.locale) ? "rtl" : "ltr");
       el.panel.setAttribute("lang", this.locale);
-      el.launcher.setAttribute("aria-label", this.t("open"));
+      this.labelLauncher();
       el.close.setAttribute("aria-label", this.t("close"));
       el.send.setAttribute("aria-label", this.t("send"));
       el.clip.setAttribute("aria-label", el.clip.title = this.t("attach"));
@@ -542,13 +568,11 @@
       const title = this.config.title || data.title || this.t("chatWithUs");
       el.title.textContent = title;
       el.avatar.textContent = title.trim().charAt(0).toUpperCase();
-      const agent = c && c.agent_name;
-      el.state.textContent = this.socket && this.socket.status === "offline" ? this.t("offline")
-        : this.socket && this.socket.status === "online" ? (agent ? this.t("agentOnline", { name: agent }) : this.config.subtitle || this.t("online"))
-          : this.t("connecting");
+      const [key, v] = headerLine({ status: this.socket && this.socket.status, conversation: c, wait: this.state.wait, away: this.config.offline });
+      el.state.textContent = key === "online" ? this.config.subtitle || this.t(key) : this.t(key, v);
       // Waiting in the queue: the visitor's place and a rounded estimate (server-side).
-      const w = this.state.wait, n = w && w.position, m = w && w.minutes;
-      if (w && c && c.status === "waiting" && this.socket && this.socket.status === "online") {
+      if (key === "queue") {
+        const n = v.position, m = v.minutes;
         const nth = this.locale === "en" ? n + (["th", "st", "nd", "rd"][(n % 100 - 20) % 10] || ["th", "st", "nd", "rd"][n % 100] || "th") : n;
         el.state.textContent = this.t("queue", { n: nth, t: m == null ? this.t("fewMin") : m >= 60 ? this.t("overHour") : this.t("aboutMin", { n: m }) });
       }
@@ -569,10 +593,15 @@
       this.view = view;
       this.viewKey = key;
       el.forms.replaceChildren();
+      if (el.after) el.after.remove();
+      el.after = null;
       el.composer.hidden = view !== "chat";
       if (view !== "chat") el.forms.append(view === "offline" ? this.offlineForm() : this.prechatForm());
-      else if (after) el.forms.append(this.afterCard(after));
-      else if (!this.order.length) el.forms.append(h("div", { class: "card greeting" }, h("p", { text: c.greeting || this.t("greeting") })));
+      else if (after) {
+        // In the flow after the last message, shown from the newest message down.
+        el.log.append(el.after = this.afterCard(after));
+        this.scrollDown();
+      } else if (!this.order.length) el.forms.append(h("div", { class: "card greeting" }, h("p", { text: c.greeting || this.t("greeting") })));
       // The panel may have opened before the server said which view it needs:
       // focus follows the view unless the visitor has already put it somewhere else.
       if (this.isOpen && this.focusIsLost()) this.focusView();
@@ -680,6 +709,7 @@
       this.el.panel.hidden = false;
       this.root.classList.add("open");
       this.el.launcher.setAttribute("aria-expanded", "true");
+      this.labelLauncher();
       this.markSeen();
       this.scrollDown();
       this.focusView();
@@ -700,6 +730,7 @@
       this.el.panel.hidden = true;
       this.root.classList.remove("open");
       this.el.launcher.setAttribute("aria-expanded", "false");
+      this.labelLauncher();
       this.el.launcher.focus();
       this.emit("close");
     }
@@ -738,9 +769,13 @@
       this.unread = n;
       this.el.badge.hidden = !n;
       this.el.badge.textContent = String(n);
-      this.el.launcher.setAttribute("aria-label", n ? `${this.t("open")}, ${this.t("unread", { n })}` : this.t("open"));
+      this.labelLauncher();
       this.flashTitle();
       this.emit("unread", n);
+    }
+    labelLauncher() {
+      const label = this.t(this.isOpen ? "close" : "open");
+      this.el.launcher.setAttribute("aria-label", this.unread ? `${label}, ${this.t("unread", { n: this.unread })}` : label);
     }
     /* Alternate the page title while messages are unread and the page or chat is not looked at. */
     flashTitle() {
@@ -885,8 +920,9 @@
       node.dataset.status = m.status || "";
       if (m.id) node.dataset.id = m.id;
       const [body, meta] = node.children;
-      if (m.sender_type === "agent" && m.sender_name) body.replaceChildren(h("div", { class: "from", text: m.sender_name }), ...this.media(m), ...linkify(m.content || ""));
-      else body.replaceChildren(...this.media(m), ...linkify(m.content || ""));
+      // dir=auto: an English message in the Arabic layout keeps its full stop at the end.
+      const text = m.content ? [h("div", { dir: "auto" }, ...linkify(m.content))] : [];
+      body.replaceChildren(...(m.sender_type === "agent" && m.sender_name ? [h("div", { class: "from", text: m.sender_name })] : []), ...this.media(m), ...text);
       const time = new Date(m.created_at || Date.now()).toLocaleTimeString(this.locale, { hour: "2-digit", minute: "2-digit" });
       meta.replaceChildren(h("time", { datetime: m.created_at || "", text: time }));
       if (m.sender_type === "visitor") {
@@ -945,13 +981,18 @@
       const frag = document.createDocumentFragment();
       if (this.hasOlder) frag.append(this.el.older || (this.el.older = h("div", { class: "older", text: this.t("older") })));
       let day = null;
-      for (const m of this.order) {
+      const starts = newConversations(this.order, this.state.conversation);
+      this.order.forEach((m, i) => {
         const d = new Date(m.created_at || Date.now());
         const key = d.toDateString();
         if (key !== day) { day = key; frag.append(h("div", { class: "day", role: "separator", text: this.dayLabel(d) })); }
+        if (starts[i]) frag.append(h("div", { class: "day", role: "separator", text: this.t("newChat") }));
         frag.append(m.node);
-      }
-      this.el.log.replaceChildren(frag);
+      });
+      // The after-close card stays last, never taken out (focus in its form is kept).
+      const log = this.el.log, card = this.el.after;
+      for (const n of [...log.children]) if (n !== card) n.remove();
+      log.insertBefore(frag, card || null);
     }
 
     dayLabel(d) {
