@@ -274,6 +274,11 @@ UNFOLD = {
                         "title": "Conversations",
                         "icon": "chat",
                         "link": "/admin/conversations/conversation/",
+                        # Not while on Analytics, whose address starts with this one.
+                        "active": lambda request: (
+                            request.path.startswith("/admin/conversations/conversation/")
+                            and not request.path.endswith("/analytics/")
+                        ),
                     },
                     {
                         "title": "Agents",

@@ -98,6 +98,17 @@ class InProcessEmulator:
         return response.json()
 
 
+@pytest.fixture(autouse=True)
+def fresh_whatsapp_credentials():
+    """Credentials are kept per process for a while; a rolled-back setting row sends no
+    signal, so each test starts by reading them afresh."""
+    from wachat.whatsapp import credentials
+
+    credentials.forget()
+    yield
+    credentials.forget()
+
+
 @pytest.fixture
 def emulator(monkeypatch, settings):
     emu = InProcessEmulator()

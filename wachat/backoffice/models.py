@@ -38,12 +38,16 @@ class ChatSetting(models.Model):
     @classmethod
     def put(cls, key, value, *, encrypted=False, description=None):
         row, _ = cls.objects.get_or_create(key=key)
-        row.encrypted = encrypted
-        row.value = _fernet().encrypt(value.encode()).decode() if encrypted else value
+        row.set_value(value, encrypted=encrypted)
         if description is not None:
             row.description = description
         row.save()
         return row
+
+    def set_value(self, value, *, encrypted):
+        """Store `value`, encrypted when asked (not saved: the caller saves)."""
+        self.encrypted = encrypted
+        self.value = _fernet().encrypt(value.encode()).decode() if encrypted else value
 
     @property
     def plain_value(self):

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
+from wachat.whatsapp import credentials
 from wachat.whatsapp.models import CircuitBreakerState
 
 GRAPH = "graph"
@@ -30,8 +31,8 @@ def credentials_fingerprint():
     """Changes whenever the token, phone number id or Graph URL in the settings change."""
     material = "|".join(
         [
-            settings.WHATSAPP_ACCESS_TOKEN,
-            settings.WHATSAPP_PHONE_NUMBER_ID,
+            credentials.current().access_token,
+            credentials.current().phone_number_id,
             settings.WHATSAPP_GRAPH_URL,
         ]
     )

@@ -17,6 +17,7 @@ import httpx
 from django.conf import settings
 
 from wachat.ops import metrics
+from wachat.whatsapp import credentials
 from wachat.whatsapp.errors import GraphError
 
 # Upload limits the Cloud API enforces per type (we refuse earlier, with a clear reason).
@@ -41,8 +42,8 @@ class Media:
 class GraphClient:
     def __init__(self, *, base_url=None, token=None, phone_number_id=None, http=None):
         self.base_url = f"{base_url or settings.WHATSAPP_GRAPH_URL}/{settings.WHATSAPP_API_VERSION}"
-        self.token = token or settings.WHATSAPP_ACCESS_TOKEN
-        self.phone_number_id = phone_number_id or settings.WHATSAPP_PHONE_NUMBER_ID
+        self.token = token or credentials.current().access_token
+        self.phone_number_id = phone_number_id or credentials.current().phone_number_id
         self.http = http or http_client()
 
     # --- Messages ---------------------------------------------------------------------------

@@ -19,10 +19,10 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from django.conf import settings
+from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connection, transaction
 
-from wachat.whatsapp import signature
+from wachat.whatsapp import credentials, signature
 from wachat.whatsapp.models import WebhookEvent
 from wachat.whatsapp.payloads import event_type_of
 from wachat.whatsapp.webhooks import MAX_BODY_BYTES
@@ -136,7 +136,12 @@ class WebhookIngest:
         if body is None:
             return await _respond(send, 413, {"error": "body too large (limit 1 MiB)"})
         header = headers.get(b"x-hub-signature-256", b"").decode("latin-1") or None
-        if not signature.is_valid(body, header, settings.WHATSAPP_APP_SECRET):
+        try:
+            found = credentials.cached() or await sync_to_async(credentials.current)()
+        except DatabaseError:
+            log.exception("credentials unreadable; answering 503 so Meta retries")
+            return await _respond(send, 503, {"error": "temporarily unavailable"})
+        if not signature.is_valid(body, header, found.app_secret):
             log.warning("webhook rejected: %s signature", "bad" if header else "missing")
             return await _respond(send, 403, {"error": "invalid signature"})
         try:

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.utils import timezone
 
@@ -18,6 +20,7 @@ def test_the_analytics_page_shows_volume_and_checks(admin_client, visitor, bob):
     body = response.content.decode()
     assert "Median first response" in body
     assert "Webhook processing delay" in body
+    assert "from the website" in body  # the Conversation Center's name for "widget"
 
 
 def test_first_response_is_measured_from_the_visitor_to_the_agent(visitor, bob):
@@ -44,3 +47,23 @@ def test_agents_without_permission_cannot_see_analytics(client, bob):
     client.force_login(bob.user)
     response = client.get("/admin/conversations/conversation/analytics/")
     assert response.status_code == 302  # to the admin login: not staff
+
+
+def test_the_analytics_page_explains_alerting_without_internal_words(admin_client):
+    body = admin_client.get("/admin/conversations/conversation/analytics/").content.decode()
+    assert "Prometheus alert rules" in body
+    assert "seed" not in body.lower()
+
+
+def sidebar_link(body, href):
+    return re.search(rf'<a href="{href}" class="flex h-\[38px\][^"]*"', body).group(0)
+
+
+def test_only_analytics_is_highlighted_in_the_sidebar_on_analytics(admin_client):
+    body = admin_client.get("/admin/conversations/conversation/analytics/").content.decode()
+    assert " active" in sidebar_link(body, "/admin/conversations/conversation/analytics/")
+    assert " active" not in sidebar_link(body, "/admin/conversations/conversation/")
+
+    body = admin_client.get("/admin/conversations/conversation/").content.decode()
+    assert " active" in sidebar_link(body, "/admin/conversations/conversation/")
+    assert " active" not in sidebar_link(body, "/admin/conversations/conversation/analytics/")

@@ -155,7 +155,7 @@ def test_retry_after_as_an_http_date():
     assert parse_retry_after(None) is None
 
 
-def test_a_connection_failure_is_retryable():
+def test_a_connection_failure_is_retryable(db):  # the token is read from the settings
     def refuse(request):
         raise httpx.ConnectError("connection refused")
 

@@ -98,7 +98,7 @@ def test_a_body_over_one_mebibyte_is_refused(client):
     assert not WebhookEvent.objects.exists()
 
 
-def test_subscription_handshake_echoes_the_challenge(client, settings):
+def test_subscription_handshake_echoes_the_challenge(db, client, settings):
     response = client.get(
         "/webhooks/whatsapp/",
         {
@@ -111,7 +111,7 @@ def test_subscription_handshake_echoes_the_challenge(client, settings):
     assert response.content == b"42"
 
 
-def test_subscription_handshake_with_a_wrong_token_fails(client):
+def test_subscription_handshake_with_a_wrong_token_fails(db, client):
     response = client.get(
         "/webhooks/whatsapp/",
         {"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "42"},
