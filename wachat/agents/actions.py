@@ -12,7 +12,9 @@ Status = AgentPhoneMessage.Status
 def mark_read(*, agent, conversation, up_to):
     """`agent` has seen `conversation` up to the message id `up_to`. Never moves back.
 
-    No events (only this agent's unread count changes). Returns the ReadMarker.
+    The agent's ReadMarker (their unread counts) moves on, and so do a widget visitor's
+    messages up to there, which turn read: see conversations.actions.mark_read_by_agent
+    (message.updated for each, so the widget shows blue ticks). Returns the ReadMarker.
     """
     with transaction.atomic():
         marker, _ = ReadMarker.objects.select_for_update().get_or_create(
@@ -21,6 +23,8 @@ def mark_read(*, agent, conversation, up_to):
         if up_to > marker.last_read_message_id:
             marker.last_read_message_id = up_to
             marker.save(update_fields=["last_read_message_id", "updated_at"])
+        # Even when the marker stays: a message pending at the last call may be sent now.
+        conversation_actions.mark_read_by_agent(conversation=conversation, up_to=up_to)
     return marker
 
 

@@ -162,6 +162,14 @@ def last_message_id(conversation):
     )
 
 
+def open_conversation_count(agent):
+    """How many open conversations `agent` holds, snoozed ones too: what going offline
+    sends back to the queue (conversations.actions.set_agent_status)."""
+    return Conversation.objects.filter(
+        agent=agent, status__in=[Conversation.Status.ACTIVE, Conversation.Status.WAITING]
+    ).count()
+
+
 def agents_for_transfer():
     return list(ChatAgent.objects.select_related("user").order_by("user__first_name", "pk"))
 

@@ -59,7 +59,12 @@ def _inbox_page(request):
                 "preview": previews.get(conversation.pk, "")[:120],
             }
         )
-    return {"conversations": rows, "has_more": len(conversations) > selectors.PAGE}
+    return {
+        "conversations": rows,
+        "has_more": len(conversations) > selectors.PAGE,
+        # What going offline would send back to the queue (the page asks first).
+        "open_mine": selectors.open_conversation_count(request.agent),
+    }
 
 
 @agent_required

@@ -1319,3 +1319,45 @@ def record_business_reaction(*, message, emoji, whatsapp_message_id=None, error=
         message.metadata = metadata
         message.save(update_fields=["metadata", "updated_at"])
     return message
+
+
+def mark_read_by_agent(*, conversation, up_to):
+    """An agent saw `conversation` in the Conversation Center up to the message id `up_to`:
+    the visitor's or customer's messages up to there turn read, so the widget shows blue
+    ticks, and the transports hear of it (read_on_commit: a WhatsApp customer gets blue
+    ticks on their phone). Forward only (failed stays failed, read stays read); at most the
+    newest 100 per call.
+
+    A message still pending is left for a later call: the relay has not sent the agent's
+    WhatsApp copy yet, and moving it on would stop that delivery (deliver_message sends
+    pending messages only).
+
+    Emits message.updated for each message moved. Returns how many moved.
+    """
+    movable = [Message.Status.SENT, Message.Status.DELIVERED]
+    with transaction.atomic():
+        ids = list(
+            Message.objects.filter(
+                conversation=conversation,
+                sender_type=Message.SenderType.VISITOR,
+                pk__lte=up_to,
+                status__in=movable,
+            )
+            .order_by("-pk")
+            .values_list("pk", flat=True)[:100]
+        )
+        moved = []
+        for message in (
+            Message.objects.select_for_update()
+            .select_related("conversation")
+            .filter(pk__in=ids)
+            .order_by("pk")
+        ):
+            if not message.can_move_to(Message.Status.READ):
+                continue  # changed since we looked
+            message.status = Message.Status.READ
+            message.save(update_fields=["status", "updated_at"])
+            events.message_updated(message)
+            moved.append(message.pk)
+        transports.read_on_commit(moved)
+    return len(moved)

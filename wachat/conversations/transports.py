@@ -31,8 +31,9 @@ def enqueue_on_commit(message, claimed):
 
 
 def read_on_commit(message_ids):
-    """After commit, tell the transports that have a `read` method that the visitor has
-    read `message_ids` (agent messages), e.g. to show blue ticks where the agent wrote."""
+    """After commit, tell the transports that have a `read` method that `message_ids` were
+    read: agent messages the visitor saw, or visitor/customer messages an agent saw (so
+    blue ticks show where each was written)."""
     if not message_ids:
         return
     for transport in _transports():

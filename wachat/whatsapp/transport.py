@@ -22,11 +22,27 @@ class WhatsAppTransport:
         deliver_message(message_id)
 
     def read(self, message_ids):
-        """The visitor read these agent messages: those the agent wrote on their own
-        WhatsApp (relay) get blue ticks on the agent's phone. The agent's wamid is kept on
-        the AgentPhoneMessage the reply came in as (Message.client_id "phone-<pk>")."""
+        """These messages were read. A WhatsApp customer's, read by an agent: blue ticks on
+        the customer's phone (one receipt, for the newest: WhatsApp marks the earlier ones
+        read with it). Agent replies written on the agent's own WhatsApp (relay), read by
+        the visitor: blue ticks on the agent's phone; the agent's wamid is kept on the
+        AgentPhoneMessage the reply came in as."""
         from wachat.agents.models import AgentPhoneMessage
         from wachat.whatsapp.tasks import send_read_receipt
+
+        newest_from_customer = (
+            Message.objects.filter(
+                pk__in=message_ids,
+                conversation__source=Conversation.Source.WHATSAPP,
+                sender_type=Message.SenderType.VISITOR,
+                whatsapp_message_id__isnull=False,
+            )
+            .order_by("-pk")
+            .values_list("whatsapp_message_id", flat=True)
+            .first()
+        )
+        if newest_from_customer:
+            send_read_receipt(newest_from_customer)
 
         wamids = AgentPhoneMessage.objects.filter(
             message_id__in=message_ids,

@@ -1,11 +1,14 @@
+import io
 from datetime import timedelta
 
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
 from wachat.agents import tasks
 from wachat.agents.models import CannedResponse
 from wachat.backoffice.models import ChatSetting
+from wachat.conversations import actions
 from wachat.conversations.models import ChatAgent
 
 
@@ -41,3 +44,31 @@ def test_canned_responses_reach_the_center_page(bob):
     page = client.get("/center/").content.decode()
     assert '"shortcut": "hours"' in page
     assert "We are open 9-18" in page
+
+
+def test_the_inbox_says_how_many_conversations_going_offline_would_return(bob, visitor):
+    first, _ = actions.send_visitor_message(visitor_session=visitor, text="hi", client_id="c1")
+    other = actions.touch_visitor_session(session_id="other")
+    second, _ = actions.send_visitor_message(visitor_session=other, text="yo", client_id="c1")
+    actions.snooze_conversation(conversation=second.conversation, by=bob, until=None)
+    third = actions.touch_visitor_session(session_id="third")
+    closed, _ = actions.send_visitor_message(visitor_session=third, text="bye", client_id="c1")
+    actions.close_conversation(conversation=closed.conversation, by=bob)
+    client = Client()
+    client.force_login(bob.user)
+
+    # The snoozed one is open too, and goes back to the queue with the first.
+    assert client.get("/center/api/conversations?scope=mine").json()["open_mine"] == 2
+
+
+def test_the_demo_setup_adds_canned_responses_once_and_keeps_edits(db):
+    quiet = {"stdout": io.StringIO()}
+    call_command("demo_setup", **quiet)
+    shortcuts = list(CannedResponse.objects.values_list("shortcut", flat=True))
+    assert len(shortcuts) >= 2
+    CannedResponse.objects.filter(shortcut=shortcuts[0]).update(text="Edited in the admin")
+
+    call_command("demo_setup", **quiet)
+
+    assert list(CannedResponse.objects.values_list("shortcut", flat=True)) == shortcuts
+    assert CannedResponse.objects.get(shortcut=shortcuts[0]).text == "Edited in the admin"

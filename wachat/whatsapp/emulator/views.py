@@ -251,11 +251,14 @@ def _reaction(body, kind):
 
 
 def _mark_read(wamid):
-    updated = PhoneMessage.objects.filter(
-        wamid=wamid or "", direction=PhoneMessage.Direction.FROM_PHONE
-    ).update(status="read")
-    if not updated:
+    """Like WhatsApp: the message and every earlier one from that phone show as read."""
+    received = PhoneMessage.Direction.FROM_PHONE
+    message = PhoneMessage.objects.filter(wamid=wamid or "", direction=received).first()
+    if message is None:
         return graph_error(400, 100, "Invalid parameter: message_id is not a received message")
+    PhoneMessage.objects.filter(phone=message.phone, direction=received, pk__lte=message.pk).update(
+        status="read"
+    )
     return JsonResponse({"success": True})
 
 

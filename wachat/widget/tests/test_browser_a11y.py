@@ -85,7 +85,10 @@ def test_arabic_from_the_admin_lays_out_right_to_left(site):
     expect(bubble).to_contain_text("مرحبا")
     # An English sentence keeps its full stop at its end (the right), not at the line start.
     tab.send("Thanks.")
-    english = tab.bubbles().filter(has_text="Thanks.").locator("[dir=auto]")
+    thanks = tab.bubbles().filter(has_text="Thanks.")
+    # Measured once the server has acknowledged it: the bubble is redrawn then.
+    expect(thanks.locator(".tick.sent")).to_be_visible()
+    english = thanks.locator("[dir=auto]")
     first, last = english.evaluate(
         """(el) => [0, 6].map((i) => { const r = document.createRange();
             r.setStart(el.firstChild, i); r.setEnd(el.firstChild, i + 1);
