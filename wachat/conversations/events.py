@@ -8,7 +8,7 @@ notes, assignment records) never go to the visitor's stream.
 """
 
 from wachat.realtime import groups
-from wachat.realtime.publish import publish_on_commit, send_now
+from wachat.realtime.publish import publish_on_commit, send_each
 
 
 def is_private(message):
@@ -115,7 +115,10 @@ def conversation_updated(conversation, *, previous_agent_id=UNCHANGED):
             {"event": "conversation.updated", "conversation": conversation_data(conversation)},
         )
     if conversation.agent_id is None or previous_agent_id is None:
-        queue_moved()  # it is in the queue, or just left it
+        # In the queue, or just left it. Joining at the end (or changing while waiting)
+        # moves nobody else; leaving, or coming back to it, moves those behind.
+        waits = conversation.status == conversation.Status.WAITING and conversation.agent_id is None
+        queue_moved(only=conversation if waits and previous_agent_id is UNCHANGED else None)
 
 
 def agent_updated(agent):
@@ -157,30 +160,53 @@ def _publish_message(name, message):
         )
 
 
-def queue_moved():
-    """The queue changed (a conversation joined or left it): after commit, each visitor
-    waiting in it hears their place and estimated wait (queue.updated). Scheduled once per
-    transaction, however many conversations moved."""
-    from django.db import connection, transaction
+def queue_moved(only=None):
+    """The queue changed: after commit, visitors waiting in it hear their place and
+    estimated wait (queue.updated). `only`: the one conversation whose place may have
+    changed (it joined at the end, or changed while waiting); None: everyone's may have.
+    Sent once per transaction, however many conversations moved, in one hop."""
+    from django.db import transaction
 
-    # Django keeps pending callbacks as (savepoint ids, callable, robust) tuples.
-    if any(entry[1] is _send_queue_places for entry in connection.run_on_commit):
-        return
-    transaction.on_commit(_send_queue_places)
+    connection = transaction.get_connection()
+    # Django keeps pending callbacks as (savepoint ids, callable, robust) tuples; a
+    # rolled-back transaction drops ours, and the next one starts afresh.
+    scheduled = any(entry[1] is _send_queue_places for entry in connection.run_on_commit)
+    if not scheduled:
+        connection.wachat_queue_moved = {"everyone": False, "only": set()}
+    pending = connection.wachat_queue_moved
+    if only is None:
+        pending["everyone"] = True
+    else:
+        pending["only"].add(only.pk)
+    if not scheduled:
+        transaction.on_commit(_send_queue_places)  # at once outside a transaction
 
 
 def _send_queue_places():
+    from django.db import transaction
+
     from wachat.conversations import selectors
 
+    connection = transaction.get_connection()
+    pending = connection.__dict__.pop("wachat_queue_moved", None) or {"everyone": True}
+    queue = [(n, *entry) for n, entry in enumerate(selectors.waiting_queue(), 1)]
+    if not pending["everyone"]:
+        queue = [entry for entry in queue if entry[1] in pending["only"]]
+    if not queue:
+        return
     average = selectors.average_queue_wait()
-    for position, (conversation_id, session_id) in enumerate(selectors.waiting_queue(), 1):
-        if session_id:
-            send_now(
+    send_each(
+        [
+            (
                 [groups.visitor(session_id)],
                 {
                     "type": "chat.event",
                     "event": "queue.updated",
                     "conversation_id": str(conversation_id),
-                    "wait": selectors.wait_estimate(position, average),
+                    "wait": selectors.wait_estimate(place, average),
                 },
             )
+            for place, conversation_id, session_id in queue
+            if session_id
+        ]
+    )

@@ -42,25 +42,33 @@ def publisher_loop():
 
 
 def send_now(groups, event):
+    send_each([(groups, event)])
+
+
+def send_each(batch):
+    """Send each (groups, event) of `batch` now, in one hop to the publishing loop."""
+    if not batch:
+        return
     layer = get_channel_layer()
     try:
         loop = _server_loop
         if loop is None and not isinstance(layer, InMemoryChannelLayer):
             loop = publisher_loop()
         if loop is not None:
-            future = asyncio.run_coroutine_threadsafe(_send_to_all(layer, groups, event), loop)
+            future = asyncio.run_coroutine_threadsafe(_send_batch(layer, batch), loop)
             future.result(timeout=5)
         else:
             # In memory without a server loop (tests, a shell): the layer belongs to the
             # caller's loop, which async_to_sync finds.
-            async_to_sync(_send_to_all)(layer, groups, event)
+            async_to_sync(_send_batch)(layer, batch)
     except Exception:  # a browser missing one event resumes from its last id; never fail a write
-        log.exception("could not publish %s to %s", event.get("event"), groups)
+        log.exception("could not publish %s", [event.get("event") for _, event in batch[:3]])
 
 
-async def _send_to_all(layer, groups, event):
-    for group in groups:
-        await layer.group_send(group, event)
+async def _send_batch(layer, batch):
+    for groups, event in batch:
+        for group in groups:
+            await layer.group_send(group, event)
 
 
 def publish_on_commit(groups, event):

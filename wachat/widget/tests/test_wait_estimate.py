@@ -115,6 +115,37 @@ async def test_the_visitor_hears_their_new_place_when_the_queue_moves():
     await widget.disconnect()
 
 
+def test_a_newcomer_at_the_end_moves_nobody_else_and_a_departure_moves_everyone_behind(
+    transactional_db, monkeypatch
+):
+    from wachat.conversations import events
+
+    told = []
+    monkeypatch.setattr(
+        events,
+        "send_each",
+        lambda batch: told.extend((event["conversation_id"], event["wait"]) for _, event in batch),
+    )
+    first, second = start("first"), start("second")
+    ids = {
+        session.pk: str(Conversation.objects.get(visitor_session=session).pk)
+        for session in (first, second)
+    }
+    told.clear()
+
+    third = start("third")  # joins at the end: only they hear their place
+    third_id = str(Conversation.objects.get(visitor_session=third).pk)
+    assert told == [(third_id, {"position": 3, "minutes": None})]
+
+    told.clear()
+    make_agent("bob", max_concurrent_chats=1)
+    actions.assign_waiting()  # the first one leaves the queue: those behind move up
+    assert told == [
+        (ids[second.pk], {"position": 1, "minutes": None}),
+        (third_id, {"position": 2, "minutes": None}),
+    ]
+
+
 # --- Location from a trusted proxy's headers -------------------------------------------------
 
 
