@@ -33,12 +33,15 @@ def pdf():
 
 
 def office(part="word/", extra=()):
+    """The same bytes on every call: entries carry a fixed time, not the current one."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("[Content_Types].xml", "<Types/>")
-        archive.writestr(part + "document.xml", "<document/>")
-        for name in extra:
-            archive.writestr(name, "x")
+        for name, text in [
+            ("[Content_Types].xml", "<Types/>"),
+            (part + "document.xml", "<document/>"),
+            *((name, "x") for name in extra),
+        ]:
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2025, 1, 1, 0, 0, 0)), text)
     return buffer.getvalue()
 
 
