@@ -1133,20 +1133,27 @@ def mark_read_by_visitor(*, visitor_session, up_to):
                 "pk", flat=True
             )
         )
-        moved = []
-        for message in (
-            Message.objects.select_for_update()
-            .select_related("conversation")
-            .filter(pk__in=ids)
-            .order_by("pk")
-        ):
-            if not message.can_move_to(Message.Status.READ):
-                continue  # changed since we looked
-            message.status = Message.Status.READ
-            message.save(update_fields=["status", "updated_at"])
-            events.message_updated(message)
-            moved.append(message.pk)
-        transports.read_on_commit(moved)
+        return _move_to_read(ids)
+
+
+def _move_to_read(ids):
+    """Inside a transaction: the messages `ids` turn read, forward only (checked again
+    under the row lock), each with message.updated; the transports hear which
+    (read_on_commit). Returns how many moved."""
+    moved = []
+    for message in (
+        Message.objects.select_for_update()
+        .select_related("conversation")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    ):
+        if not message.can_move_to(Message.Status.READ):
+            continue  # changed since we looked
+        message.status = Message.Status.READ
+        message.save(update_fields=["status", "updated_at"])
+        events.message_updated(message)
+        moved.append(message.pk)
+    transports.read_on_commit(moved)
     return len(moved)
 
 
@@ -1346,18 +1353,4 @@ def mark_read_by_agent(*, conversation, up_to):
             .order_by("-pk")
             .values_list("pk", flat=True)[:100]
         )
-        moved = []
-        for message in (
-            Message.objects.select_for_update()
-            .select_related("conversation")
-            .filter(pk__in=ids)
-            .order_by("pk")
-        ):
-            if not message.can_move_to(Message.Status.READ):
-                continue  # changed since we looked
-            message.status = Message.Status.READ
-            message.save(update_fields=["status", "updated_at"])
-            events.message_updated(message)
-            moved.append(message.pk)
-        transports.read_on_commit(moved)
-    return len(moved)
+        return _move_to_read(ids)

@@ -128,6 +128,18 @@ def _delivery_failed(client, message, to, error, *, attempt, paced):
     actions.record_failed(message=message, reason=error.explanation, code=error.code)
 
 
+def _count_in_breaker(error):
+    """What a Graph error tells the breaker: a token error breaks the connection until the
+    credentials change, a server-side one counts as a failure, any other answer shows
+    WhatsApp is up (the request was the problem)."""
+    if error.code == TOKEN_INVALID:
+        breaker.mark_broken(error)
+    elif error.server_side:
+        breaker.record_failure(error)
+    else:
+        breaker.record_success()
+
+
 def _window_known_closed(message):
     """A customer conversation whose customer last wrote over 24 hours ago. (Relayed
     messages to agents learn it from error 131047: we do not see all their messages.)"""
@@ -183,12 +195,7 @@ def _send_reengagement(client, message, to, *, attempt):
         wamid = client.send_template(to, name, language)
     except GraphError as error:
         log.warning("re-engagement template %s to %s: %s (attempt %s)", name, to, error, attempt)
-        if error.code == TOKEN_INVALID:
-            breaker.mark_broken(error)
-        elif error.server_side:
-            breaker.record_failure(error)
-        else:
-            breaker.record_success()
+        _count_in_breaker(error)
         if error.retryable and error.code != TOKEN_INVALID:
             if attempt < settings.WHATSAPP_SEND_ATTEMPTS:
                 delay = retry_delay(error, attempt)
@@ -263,12 +270,7 @@ def deliver_reaction(message_id, attempt=1):
         wamid = GraphClient().send_reaction(to, message.whatsapp_message_id, wanted)
     except GraphError as error:
         log.warning("reaction on message %s: %s (attempt %s)", message.pk, error, attempt)
-        if error.code == TOKEN_INVALID:
-            breaker.mark_broken(error)
-        elif error.server_side:
-            breaker.record_failure(error)
-        else:
-            breaker.record_success()
+        _count_in_breaker(error)
         if error.retryable and error.code != TOKEN_INVALID:
             if attempt < settings.WHATSAPP_SEND_ATTEMPTS:
                 delay = retry_delay(error, attempt)
