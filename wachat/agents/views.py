@@ -12,7 +12,7 @@ from wachat.agents import selectors
 from wachat.agents.tasks import auto_away_after
 from wachat.conversations import actions, attachments
 from wachat.conversations.events import agent_conversation_data, message_data
-from wachat.conversations.models import ChatAgent
+from wachat.conversations.models import ChatAgent, client_id_problem
 from wachat.widget import geo
 
 HEARTBEAT_SECONDS = 30
@@ -155,8 +155,8 @@ def conversation_attachments(request, conversation_id):
     upload, client_id = request.FILES.get("file"), request.POST.get("client_id", "")
     if upload is None:
         return JsonResponse({"detail": "Choose a file to attach."}, status=400)
-    if not 0 < len(client_id) <= 64:
-        return JsonResponse({"detail": "client_id must be 1 to 64 characters."}, status=400)
+    if problem := client_id_problem(client_id):
+        return JsonResponse({"detail": problem}, status=400)
     try:
         message, created = actions.send_agent_attachment(
             conversation=found,

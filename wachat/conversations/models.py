@@ -163,6 +163,17 @@ class Conversation(models.Model):
         return self.status != self.Status.CLOSED
 
 
+CLIENT_ID_MAX_LENGTH = 64
+
+
+def client_id_problem(client_id):
+    """Why `client_id` cannot name a message sent from a browser (None when it can).
+    Every entry point (widget API, WebSockets, the Center's uploads) asks this one rule."""
+    if not isinstance(client_id, str) or not 0 < len(client_id) <= CLIENT_ID_MAX_LENGTH:
+        return f"client_id must be 1 to {CLIENT_ID_MAX_LENGTH} characters."
+    return None
+
+
 class Message(models.Model):
     class Direction(models.TextChoices):
         INBOUND = "inbound"
@@ -205,7 +216,7 @@ class Message(models.Model):
     metadata = models.JSONField(null=True, blank=True)
     # (added) Id the widget or Conversation Center gave the message when it was typed, so
     # a retried send finds the first row instead of creating a second.
-    client_id = models.CharField(max_length=64, null=True, blank=True)
+    client_id = models.CharField(max_length=CLIENT_ID_MAX_LENGTH, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -22,7 +22,7 @@ from wachat.agents import actions as agent_actions
 from wachat.agents import selectors as agent_access
 from wachat.conversations import actions
 from wachat.conversations.events import message_data
-from wachat.conversations.models import ChatAgent, Message, VisitorSession
+from wachat.conversations.models import ChatAgent, Message, VisitorSession, client_id_problem
 from wachat.ops import metrics
 from wachat.realtime import groups
 from wachat.widget import auth, catchup, ratelimit
@@ -125,10 +125,8 @@ class WidgetConsumer(ChatConsumer):
 
     async def frame_message(self, frame):
         client_id, text = frame.get("client_id"), frame.get("text")
-        if not isinstance(client_id, str) or not 0 < len(client_id) <= 64:
-            await self.send_json(
-                {"type": "error", "detail": "client_id must be 1 to 64 characters."}
-            )
+        if problem := client_id_problem(client_id):
+            await self.send_json({"type": "error", "detail": problem})
             return
         limited = await database_sync_to_async(ratelimit.check)(
             "message", visitor_id=self.visitor.pk, ip=self.ip
@@ -362,8 +360,8 @@ class AgentConsumer(ChatConsumer):
 
     async def _post(self, frame, action):
         client_id, text = frame.get("client_id"), frame.get("text")
-        if not isinstance(client_id, str) or not 0 < len(client_id) <= 64:
-            await self._error(frame, "client_id must be 1 to 64 characters.")
+        if problem := client_id_problem(client_id):
+            await self._error(frame, problem)
             return
         conversation = await self._writable(frame)
         if conversation is None:

@@ -19,7 +19,7 @@ from ninja.security import APIKeyHeader
 
 from wachat.conversations import actions, attachments, selectors
 from wachat.conversations.events import message_data
-from wachat.conversations.models import Conversation, VisitorSession
+from wachat.conversations.models import Conversation, VisitorSession, client_id_problem
 from wachat.realtime import groups
 from wachat.widget import auth, catchup, geo, ratelimit
 from wachat.widget.config import widget_config
@@ -231,8 +231,8 @@ async def poll(request, after: int = 0, wait: int = -1, since: str = ""):
 )
 def post_message(request, data: MessageIn):
     """Send a message. Retrying with the same client_id returns the first message (200)."""
-    if not data.client_id or len(data.client_id) > 64:
-        return Status(400, {"detail": "client_id must be 1 to 64 characters."})
+    if problem := client_id_problem(data.client_id):
+        return Status(400, {"detail": problem})
     limited = _limited(request, "message", request.auth)
     if limited:
         return _too_many(limited)
@@ -334,8 +334,8 @@ def leave_offline_message(request, data: OfflineIn):
     problem = _check_contact(data.name, data.email, "")
     if problem:
         return Status(400, {"detail": problem})
-    if not data.client_id or len(data.client_id) > 64:
-        return Status(400, {"detail": "client_id must be 1 to 64 characters."})
+    if problem := client_id_problem(data.client_id):
+        return Status(400, {"detail": problem})
     limited = _limited(request, "form", request.auth)
     if limited:
         return _too_many(limited)
@@ -445,8 +445,8 @@ def post_attachment(
     """Attach an image (JPEG, PNG) or a document (PDF, Word, Excel, PowerPoint, text),
     multipart, with an optional caption. Checked by content: 413 too large, 415 not a type
     we accept. Retrying with the same client_id returns the first message (200)."""
-    if not client_id or len(client_id) > 64:
-        return Status(400, {"detail": "client_id must be 1 to 64 characters."})
+    if problem := client_id_problem(client_id):
+        return Status(400, {"detail": problem})
     limited = _limited(request, "upload", request.auth)
     if limited:
         return _too_many(limited)
