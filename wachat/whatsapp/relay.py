@@ -151,11 +151,11 @@ def deliver_to_phone(phone_message_id, attempt=1):
 def _send_copy(client, row, to):
     """A relayed photo or document goes as one (its file is stored by then: see
     Message.awaits_media), captioned with the row's body; anything else as text."""
-    from wachat.whatsapp.tasks import _send  # tasks imports this module
+    from wachat.whatsapp.tasks import send_content  # tasks imports this module
 
     if row.message_id is None:
         return client.send_text(to, row.body)
-    return _send(client, row.message, to, row.body)
+    return send_content(client, row.message, to, row.body)
 
 
 def hold_refused_copy(wamid, error):

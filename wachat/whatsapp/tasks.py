@@ -80,7 +80,7 @@ def deliver_message(message_id, attempt=1, paced=0):
         _reengage(client, message, to)  # no point asking for error 131047 (again)
         return
     try:
-        wamid = _send(client, message, to, body)
+        wamid = send_content(client, message, to, body)
     except GraphError as error:
         _delivery_failed(client, message, to, error, attempt=attempt, paced=paced)
         return
@@ -88,7 +88,10 @@ def deliver_message(message_id, attempt=1, paced=0):
     actions.record_sent(message=message, whatsapp_message_id=wamid)
 
 
-def _send(client, message, to, body):
+def send_content(client, message, to, body):
+    """Send `message` to `to` as WhatsApp carries it: a stored image or document is
+    uploaded and sent by media id with `body` as caption, anything else as text `body`.
+    Returns the wamid. Also sends the relay's copies (relay._send_copy)."""
     details = message.metadata or {}
     kind = message.message_type
     if kind in (Message.Type.IMAGE, Message.Type.DOCUMENT) and details.get("storage_name"):
