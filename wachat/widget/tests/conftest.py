@@ -93,8 +93,16 @@ def axe_violations(page, context="#wachat-widget"):
         pytest.fail("axe-core is missing: npm ci --prefix wachat/widget/tests/js")
     page.add_script_tag(path=str(AXE))
     # Let animations end first (the panel fades in for 0.18 s): mid-fade, text is judged
-    # against a half-transparent panel. The message names the colours found, if any.
-    page.evaluate("Promise.all(document.getAnimations().map((a) => a.finished))")
+    # against a half-transparent panel (CI once saw #54656f on #d9fdd3 as #65747d on
+    # #dcfdd7). document.getAnimations() does not see into shadow roots: ask the widget's.
+    page.evaluate(
+        """(context) => {
+            const host = document.querySelector(context);
+            const inside = host?.shadowRoot?.getAnimations() || [];
+            return Promise.all([...document.getAnimations(), ...inside].map((a) => a.finished));
+        }""",
+        context,
+    )
     result = page.evaluate(
         "async (context) => (await axe.run(document.querySelector(context))).violations"
         ".map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ') + ': ' + "
