@@ -6,7 +6,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
 from wachat.backoffice.models import ChatSetting
-from wachat.conversations import actions
+from wachat.conversations import actions, events
 
 AUTO_AWAY_SETTING = "agent_auto_away_minutes"
 AUTO_AWAY_DEFAULT_MINUTES = 10
@@ -33,3 +33,10 @@ def mark_idle_agents_away():
 def wake_snoozed_conversations():
     """Snoozed conversations whose time has come return to the inbox."""
     actions.wake_snoozed()
+
+
+@db_periodic_task(crontab(minute="*"))
+def announce_availability():
+    """Business hours open and close with no event: widgets hear of it within a minute.
+    Also repairs a stale announcement (see events.announce_availability)."""
+    events.announce_availability()

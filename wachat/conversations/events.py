@@ -122,7 +122,11 @@ def conversation_updated(conversation, *, previous_agent_id=UNCHANGED):
 
 
 def agent_updated(agent):
-    """An agent's presence changed (all agents see who is online)."""
+    """An agent's presence changed (all agents see who is online; visitors see whether
+    live chat is on)."""
+    from django.db import transaction
+
+    transaction.on_commit(announce_availability)
     publish_on_commit(
         [groups.agents()],
         {
@@ -134,6 +138,30 @@ def agent_updated(agent):
                 "last_activity_at": agent.last_activity_at and agent.last_activity_at.isoformat(),
             },
         },
+    )
+
+
+AVAILABILITY_KEY = "wachat:availability:offline"  # the last one announced
+
+
+def announce_availability():
+    """Tell every open widget when live chat comes or goes (an agent's presence changed,
+    business hours opened or closed), so its header and form follow without a reload.
+
+    Sent only when it changed since the last announcement (kept in the cache, which is
+    shared: one process without Redis, Redis with it). Two announcements racing can leave
+    a stale one last; the minute check (agents.tasks) sends the truth again, and a widget
+    that reconnects reads it from its catch-up."""
+    from django.core.cache import cache
+
+    from wachat.widget.config import availability
+
+    offline = availability()["offline"]
+    if cache.get(AVAILABILITY_KEY) == offline:
+        return
+    cache.set(AVAILABILITY_KEY, offline, timeout=None)
+    send_each(
+        [([groups.visitors()], {"type": "chat.event", "event": "availability", "offline": offline})]
     )
 
 

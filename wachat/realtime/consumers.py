@@ -101,7 +101,7 @@ class WidgetConsumer(ChatConsumer):
         client = self.scope.get("client") or ["", 0]
         self.ip = client[0] or ""
         await self.accept()
-        await self.join(groups.visitor(self.visitor.pk))
+        await self.join(groups.visitor(self.visitor.pk), groups.visitors())
 
     async def frame_resume(self, frame):
         """Messages after the id `after` (the latest 50 when 0), the conversation's state

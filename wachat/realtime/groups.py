@@ -1,5 +1,5 @@
 """Channel-layer group names. Streams address people, not rooms: one visitor (all their
-browser tabs), one agent, the queue every agent watches, and the supervisors.
+browser tabs), every visitor, one agent, the queue every agent watches, and the supervisors.
 
 Conversation events go only to who may see them (see for_agents), so an agent's socket
 is not handed, and made to skip, every other agent's traffic.
@@ -8,6 +8,11 @@ is not handed, and made to skip, every other agent's traffic.
 
 def visitor(session_id):
     return f"visitor.{session_id}"
+
+
+def visitors():
+    """Every open widget: whether live chat is on (availability)."""
+    return "visitors"
 
 
 def agents():

@@ -203,8 +203,9 @@ async def poll(request, after: int = 0, wait: int = -1, since: str = ""):
     cursor = catchup.parse_cursor(since)
     layer = get_channel_layer()
     channel = await layer.new_channel()
-    group = groups.visitor(session.pk)
-    await layer.group_add(group, channel)
+    own = [groups.visitor(session.pk), groups.visitors()]
+    for group in own:
+        await layer.group_add(group, channel)
     try:
         found = await sync_to_async(catchup.catch_up)(session.pk, after=after, since=cursor)
         events = []
@@ -220,7 +221,8 @@ async def poll(request, after: int = 0, wait: int = -1, since: str = ""):
                 session.pk, after=after, since=cursor, overlap=True
             )
     finally:
-        await layer.group_discard(group, channel)
+        for group in own:
+            await layer.group_discard(group, channel)
     return {**found, "events": events}
 
 

@@ -2,7 +2,7 @@
 ones it already shows (ticks, reactions, failures) and the conversation's state (closed,
 assigned). The long-poll (api.poll) and the WebSocket resume
 (WidgetConsumer.frame_resume) answer with this same read, so neither path loses a change
-made between two answers."""
+made between two answers, nor a change of whether live chat is on."""
 
 from datetime import datetime, timedelta
 
@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from wachat.conversations import selectors
 from wachat.conversations.events import conversation_data, message_data
+from wachat.widget.config import availability
 
 # With `overlap`, a cursor looks back this far, so a change saved just before the previous
 # answer (or event) but committed just after it still arrives.
@@ -31,7 +32,9 @@ def parse_cursor(since):
 def catch_up(visitor_session_id, *, after, since, limit=200, overlap=False):
     """New messages after the id `after` (the latest `limit` when `after` is 0); with a
     cursor `since`, the messages up to `after` that changed after it; the visitor's latest
-    conversation; and the next cursor. JSON-ready."""
+    conversation; whether live chat is on (`offline`, as in the widget's config: a change
+    of it broadcast while the widget was not listening is not lost); and the next cursor.
+    JSON-ready."""
     messages = selectors.visitor_messages(visitor_session_id, after=after, limit=limit)
     updates = []
     if since is not None and after:
@@ -51,5 +54,6 @@ def catch_up(visitor_session_id, *, after, since, limit=200, overlap=False):
         "messages": [message_data(m) for m in messages],
         "updates": [message_data(m) for m in updates],
         "conversation": conversation and conversation_data(conversation),
+        "offline": availability()["offline"],
         "cursor": cursor.isoformat(),
     }

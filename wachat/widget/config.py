@@ -70,8 +70,6 @@ def widget_config(now=None):
     launcher = setting("launcher_color")
     language = setting("language")
     hours = setting("business_hours")
-    open_now = within_business_hours(hours, now)
-    agents_online = ChatAgent.objects.filter(status=ChatAgent.Status.ONLINE).exists()
     return {
         "title": setting("title")[:80],
         "subtitle": setting("subtitle")[:120],
@@ -82,14 +80,23 @@ def widget_config(now=None):
         "language": language if language in LANGUAGES else "en",
         "prechat_fields": [f for f in setting("prechat_fields") if f in PRECHAT_FIELDS],
         "business_hours": hours,
-        "open": open_now,
-        "agents_online": agents_online,
-        # Offline form instead of live chat: outside business hours or nobody to answer.
-        "offline": not (open_now and agents_online),
+        **availability(hours, now),
         "whatsapp_number": settings.WHATSAPP_BUSINESS_NUMBER,
         "max_chars": settings.WIDGET_MAX_MESSAGE_CHARS,
         "max_file_bytes": settings.WACHAT_ATTACHMENT_MAX_BYTES,
         "sound": setting("sound"),
+    }
+
+
+def availability(hours=None, now=None):
+    """Whether live chat is on now: `offline` (the offline form instead of live chat) when
+    outside business hours or nobody is online to answer."""
+    open_now = within_business_hours(setting("business_hours") if hours is None else hours, now)
+    agents_online = ChatAgent.objects.filter(status=ChatAgent.Status.ONLINE).exists()
+    return {
+        "open": open_now,
+        "agents_online": agents_online,
+        "offline": not (open_now and agents_online),
     }
 
 

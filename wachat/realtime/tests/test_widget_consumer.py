@@ -162,3 +162,28 @@ async def test_a_resume_without_a_cursor_answers_as_before_with_no_updates(visit
     await communicator.send_json_to({"type": "resume", "after": mine.pk, "since": newer})
     assert [m["id"] for m in (await communicator.receive_json_from())["updates"]] == [mine.pk]
     await communicator.disconnect()
+
+
+async def test_open_widgets_hear_when_live_chat_comes_and_goes(visitor):
+    """Announced to every widget when it changes (the first agent online, the last one
+    gone), not on every presence change."""
+    from django.core.cache import cache
+
+    from wachat.conversations.models import ChatAgent
+
+    await database_sync_to_async(cache.clear)()
+    bob = await database_sync_to_async(make_agent)("bob", status=ChatAgent.Status.OFFLINE)
+    carol = await database_sync_to_async(make_agent)("carol", status=ChatAgent.Status.OFFLINE)
+    communicator, _, _ = await connect(auth.issue_token(visitor.pk))
+    set_status = database_sync_to_async(actions.set_agent_status)
+
+    await set_status(agent=bob, status="online")
+    frame = await communicator.receive_json_from()
+    assert (frame["event"], frame["offline"]) == ("availability", False)
+    await set_status(agent=carol, status="online")  # live chat was already on
+    await set_status(agent=bob, status="offline")  # carol is still there
+    assert await communicator.receive_nothing(timeout=0.3)
+    await set_status(agent=carol, status="away")
+    frame = await communicator.receive_json_from()
+    assert (frame["event"], frame["offline"]) == ("availability", True)
+    await communicator.disconnect()

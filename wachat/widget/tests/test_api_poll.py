@@ -9,7 +9,7 @@ from channels.layers import get_channel_layer
 from django.test import AsyncClient
 
 from wachat.conversations import actions
-from wachat.realtime import groups
+from wachat.realtime import groups, publish
 from wachat.widget import auth
 
 
@@ -115,3 +115,41 @@ def test_more_changes_than_one_answer_holds_come_in_the_next_answer(visitor, bob
         seen += [m["id"] for m in answer["updates"] if m["id"] not in seen]
         since = catchup.parse_cursor(answer["cursor"])
     assert seen == [m.pk for m in sent]
+
+
+def test_every_answer_says_whether_live_chat_is_on(widget, visitor):
+    from wachat.conftest import make_agent
+    from wachat.conversations.models import ChatAgent
+
+    assert widget.get("/api/widget/poll?wait=0").json()["offline"] is True  # nobody online
+    make_agent("bob", status=ChatAgent.Status.ONLINE)
+    assert widget.get("/api/widget/poll?wait=0").json()["offline"] is False
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_waiting_poll_answers_when_live_chat_comes_on(settings):
+    from django.core.cache import cache
+
+    from wachat.conftest import make_agent
+    from wachat.conversations.models import ChatAgent
+
+    settings.WIDGET_POLL_SECONDS = 5
+    cache.clear()
+    # As `manage.py serve` does: the worker thread publishes through the server's loop.
+    publish.bind_server_loop(asyncio.get_running_loop())
+    visitor = await sync_to_async(actions.touch_visitor_session)(session_id="poller")
+    token = {"X-WaChat-Token": auth.issue_token(visitor.pk)}
+    bob = await sync_to_async(make_agent)("bob", status=ChatAgent.Status.OFFLINE)
+
+    async def agent_comes_online_soon():
+        await asyncio.sleep(0.5)
+        # In a thread of its own, as from the Center's request (here, a sync_to_async
+        # call would only run once the poll has answered).
+        await asyncio.to_thread(actions.set_agent_status, agent=bob, status="online")
+
+    response, _ = await asyncio.gather(
+        AsyncClient().get("/api/widget/poll?after=0", headers=token), agent_comes_online_soon()
+    )
+    publish.bind_server_loop(None)
+    assert response.json()["events"] == [{"event": "availability", "offline": False}]
+    assert response.json()["offline"] is False

@@ -296,3 +296,36 @@ def test_a_verified_user_sees_their_history_on_another_device(identity_secret, s
     expect(phone.bubbles()).to_have_text(re.compile("Asked on my laptop"))
     phone.send("Continued on my phone")
     expect(laptop.bubbles().last).to_have_text(re.compile("Continued on my phone"))
+
+
+def test_live_chat_comes_and_goes_without_a_reload(site, live_server_stack, chromium):
+    """Nobody online: the offline form. An agent goes online in the Center: the widget
+    offers live chat at once; they leave: the offline form again. A form the visitor has
+    started typing in stays put."""
+    from wachat.agents.tests.test_browser_center import center_page
+    from wachat.conversations.models import ChatAgent
+
+    bob = make_agent("bob", status=ChatAgent.Status.OFFLINE)
+    tab = site()
+    tab.launcher.click()
+    tab.wait_online()
+    away = tab.page.get_by_role("heading", name="We are away right now")
+    expect(away).to_be_visible()
+    expect(tab.widget.locator(".state")).to_have_text("Away · we reply by e-mail")
+
+    center = center_page(chromium, live_server_stack, bob)
+    center.locator("#presence").select_option("online")
+    expect(tab.widget.locator(".state")).to_have_text("online")
+    expect(away).to_be_hidden()
+    expect(tab.text).to_be_visible()
+
+    center.once("dialog", lambda dialog: dialog.accept())  # "Go offline?"
+    center.locator("#presence").select_option("offline")
+    expect(away).to_be_visible()
+    expect(tab.widget.locator(".state")).to_have_text("Away · we reply by e-mail")
+
+    tab.page.get_by_role("textbox", name="Your name").fill("Sam")
+    center.locator("#presence").select_option("online")
+    expect(tab.widget.locator(".state")).to_have_text("online")
+    expect(away).to_be_visible()  # not yanked away mid-typing
+    expect(tab.page.get_by_role("textbox", name="Your name")).to_have_value("Sam")

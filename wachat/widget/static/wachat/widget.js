@@ -269,6 +269,7 @@
       // Changes to messages already delivered, and the conversation's state, since the last poll.
       for (const m of data.updates || []) this.onFrame({ type: "event", event: "message.updated", message: m });
       if (data.conversation) this.onFrame({ type: "event", event: "conversation.updated", conversation: data.conversation });
+      if (typeof data.offline === "boolean") this.onFrame({ type: "event", event: "availability", offline: data.offline });
     }
     take(f) { this.advance(f.message && f.message.updated_at); this.onFrame(f); }
     advance(c) { if (c && !(Date.parse(c) <= Date.parse(this.cursor))) this.cursor = c; }
@@ -488,6 +489,15 @@
       this.token = state.token;
       store.set("token", state.token);
       this.setState(state);
+    }
+
+    /* Live chat came or went (agents, business hours): the header follows at once; the
+     * offline and pre-chat forms swap only while the visitor has typed nothing in them. */
+    setAvailability(offline) {
+      if (this.config.offline === offline) return;
+      this.config.offline = offline;
+      this.updateHeader();
+      if (![...this.el.forms.querySelectorAll("input, textarea")].some((i) => (i.type === "checkbox" ? i.checked : i.value))) this.showView();
     }
 
     setState(state) {
@@ -874,6 +884,7 @@
         if (f.message && (f.event !== "message.updated" || this.messages.has("i:" + f.message.id))) this.receive(f.message);
         if (f.conversation) this.setState({ conversation: f.conversation });
         if (f.event === "queue.updated") this.setState({ wait: f.wait });
+        if (f.event === "availability") this.setAvailability(f.offline);
         if (f.event === "typing" && f.sender_type === "agent") this.showTyping(f.typing !== false);
       }
     }
