@@ -53,6 +53,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # CORS + origin allowlist for /api/widget/ (the widget runs on customers' sites).
     "wachat.widget.middleware.WidgetCorsMiddleware",
+    # Text with U+0000 cannot be stored (PostgreSQL): refused with 400 (wachat/ops/nul.py);
+    # after CORS, so the widget can read why.
+    "wachat.ops.nul.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -23,7 +23,7 @@ from wachat.agents import selectors as agent_access
 from wachat.conversations import actions
 from wachat.conversations.events import message_data
 from wachat.conversations.models import ChatAgent, Message, VisitorSession, client_id_problem
-from wachat.ops import metrics
+from wachat.ops import metrics, nul
 from wachat.realtime import groups
 from wachat.widget import auth, catchup, ratelimit
 from wachat.widget import config as widget_config
@@ -49,6 +49,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             frame = None
         if not isinstance(frame, dict):
             await self.send_json({"type": "error", "detail": "Frames are JSON objects."})
+            return
+        if nul.has_nul(frame):
+            client_id = frame.get("client_id")
+            await self.send_json(
+                {
+                    "type": "error",
+                    "client_id": None if nul.has_nul(client_id) else client_id,
+                    "detail": nul.PROBLEM,
+                }
+            )
             return
         handler = getattr(self, f"frame_{frame.get('type')}", None)
         if handler is None:

@@ -24,7 +24,7 @@ from django.db import DatabaseError, connection, transaction
 
 from wachat.whatsapp import credentials, signature
 from wachat.whatsapp.models import WebhookEvent
-from wachat.whatsapp.payloads import event_type_of
+from wachat.whatsapp.payloads import event_type_of, parse_body
 from wachat.whatsapp.webhooks import MAX_BODY_BYTES
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,7 @@ def store_events(items):
 
     rows = []
     for body, header in items:
-        try:
-            payload, raw_body = json.loads(body), None
-        except (UnicodeDecodeError, ValueError):
-            payload, raw_body = None, body.decode("utf-8", errors="replace")
+        payload, raw_body = parse_body(body)
         rows.append(
             WebhookEvent(
                 event_type=event_type_of(payload),

@@ -4,7 +4,10 @@ Shapes: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/compone
 Anything we do not recognise becomes an explicit unsupported message, never an exception.
 """
 
+import json
 from dataclasses import dataclass, field
+
+from wachat.ops.nul import without_nul
 
 
 class MalformedPayload(ValueError):
@@ -57,6 +60,16 @@ class WebhookBatch:
             if items
         ]
         return "+".join(kinds) or "other"
+
+
+def parse_body(body):
+    """A webhook body as stored: (payload, None), or (None, the text) when it is not JSON,
+    kept for review. A NUL character, which PostgreSQL cannot store, becomes U+FFFD: the
+    event is kept either way (wachat/ops/nul.py)."""
+    try:
+        return without_nul(json.loads(body)), None
+    except (UnicodeDecodeError, ValueError):
+        return None, without_nul(body.decode("utf-8", errors="replace"))
 
 
 def event_type_of(payload):

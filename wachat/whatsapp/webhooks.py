@@ -5,7 +5,6 @@ rejected and nothing is stored; a database failure answers 5xx so Meta delivers 
 """
 
 import hmac
-import json
 import logging
 
 from django.db import DatabaseError, transaction
@@ -15,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from wachat.whatsapp import credentials, signature
 from wachat.whatsapp.models import WebhookEvent
-from wachat.whatsapp.payloads import event_type_of
+from wachat.whatsapp.payloads import event_type_of, parse_body
 from wachat.whatsapp.tasks import process_webhook_event
 
 log = logging.getLogger(__name__)
@@ -53,10 +52,7 @@ def whatsapp_webhook(request):
 
 def store_event(body, header):
     """One insert, then processing is queued after commit. Malformed JSON is kept for review."""
-    try:
-        payload, raw_body = json.loads(body), None
-    except (UnicodeDecodeError, ValueError):
-        payload, raw_body = None, body.decode("utf-8", errors="replace")
+    payload, raw_body = parse_body(body)
     with transaction.atomic():
         event = WebhookEvent.objects.create(
             event_type=event_type_of(payload),

@@ -120,8 +120,10 @@ def graph_endpoint(view):
 
 
 def _is_template(request):
+    if request.method != "POST" or request.content_type == "multipart/form-data":
+        return False  # a media upload: its form is already read, and is no message
     try:
-        return request.method == "POST" and json.loads(request.body).get("type") == "template"
+        return json.loads(request.body).get("type") == "template"
     except (ValueError, AttributeError):
         return False
 

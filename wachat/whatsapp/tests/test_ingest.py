@@ -124,3 +124,20 @@ def test_over_real_http_a_webhook_reaches_the_worker(live_server_stack):
         assert time.monotonic() < deadline, "the worker did not process the webhook"
         time.sleep(0.2)
     assert WebhookEvent.objects.get().processed
+
+
+def test_a_nul_in_one_event_of_a_batch_loses_none_of_them(bob):
+    """PostgreSQL cannot store U+0000: it is replaced, and the events around it in the
+    same commit are stored too (a refused insert would fail them all)."""
+    with_nul = json.dumps(fixture("messages__text_with_nul")).encode()
+    bodies = [signed(fixture("messages__text")), signed(with_nul), signed(b'{"oops\x00')]
+
+    async def all_at_once():
+        return await asyncio.gather(*(_post(body, headers) for body, headers in bodies))
+
+    responses = run(all_at_once())
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert Message.objects.filter(content="Order 42\ufffd arrived broken").exists()
+    assert Message.objects.filter(content="Hi! Is the shop open on Sunday?").exists()
+    malformed = WebhookEvent.objects.get(event_type="malformed")
+    assert malformed.raw_body == '{"oops\ufffd'  # not JSON: kept as text, for review

@@ -59,6 +59,11 @@ def test_text(expect):
     expect("messages__text", "text", "Hi! Is the shop open on Sunday?")
 
 
+def test_text_with_nul(expect):
+    # PostgreSQL cannot store U+0000: it becomes U+FFFD, and the message is kept.
+    expect("messages__text_with_nul", "text", "Order 42\ufffd arrived broken")
+
+
 def test_text_reply(expect):
     expect("messages__text_reply", "text", "Yes, that one please")
 
