@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 CODE_PREFIX = re.compile(r"^\s*#?([0-9A-Fa-f]{6})\b[\s:,-]*")
 COMMAND = re.compile(r"^\s*/(\w+)\s*(?:#?([0-9A-Fa-f]{6})\b)?\s*$")
 OPEN = [Conversation.Status.ACTIVE, Conversation.Status.WAITING]
+TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024  # WhatsApp's, for a text and for a file's caption
+CUT = "… (the rest is in the Conversation Center)"
 # What visitors can receive from an agent's phone. Voice notes, videos and stickers have
 # no place in the widget (it takes JPEG/PNG photos and documents): the agent is told.
 FOR_VISITORS = {"text", "image", "document", "location"}
@@ -66,12 +68,22 @@ def relay_target(conversation):
 
 
 def relay_text(message):
-    """The text of a relayed copy (a photo's or document's caption)."""
+    """The text of a relayed copy (a photo's or document's caption), within WhatsApp's
+    limit: a visitor may write as much as WhatsApp carries, and the code tag comes on
+    top, so a text that no longer fits is cut, saying where the rest is."""
     conversation = message.conversation
-    text = f"[#{conversation.code}] {conversation.visitor_name}: {message.preview}"
+    head = f"[#{conversation.code}] {conversation.visitor_name}: "
+    tail = ""
     if (message.metadata or {}).get("media_error"):
-        text += " (the file could not be fetched from WhatsApp)"
-    return text
+        tail = " (the file could not be fetched from WhatsApp)"
+    details = message.metadata or {}
+    limit = CAPTION_LIMIT if details.get("storage_name") else TEXT_LIMIT
+    body, room = message.preview, limit - len(head) - len(tail)
+    if len(body) > room:
+        body = body[: room - len(CUT)]
+        space = body.rfind(" ", len(body) - 40)  # at a word's end, when one is near
+        body = (body[:space] if space > 0 else body).rstrip() + CUT
+    return head + body + tail
 
 
 def agent_for_number(phone):

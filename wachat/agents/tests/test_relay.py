@@ -65,6 +65,23 @@ def test_a_whatsapp_customers_message_is_copied_to_the_agents_phone_and_answered
     assert reply.status == "sent"
 
 
+def test_a_message_as_long_as_whatsapp_allows_still_reaches_the_phone_cut_to_fit(alice, emulator):
+    """The code tag comes on top of the visitor's text: the copy is cut to WhatsApp's
+    4096 characters and says where the rest is; the message itself is whole."""
+    longest = "word " * 819 + "e"  # 4096 characters, the widget's limit
+    message = visitor_writes("v1", longest)
+    assert message.status == "sent", (message.metadata or {}).get("error")
+    copy = to_phone(emulator, ALICE)[-1]["body"]
+    assert 4050 < len(copy) <= 4096
+    assert copy.startswith(f"[#{message.conversation.code}] ")
+    assert copy.endswith("word… (the rest is in the Conversation Center)")
+    assert message.content == longest
+
+    from_whatsapp = customer_writes(emulator, "4915100000001", longest.upper())
+    assert 4050 < len(to_phone(emulator, ALICE)[-1]["body"]) <= 4096
+    assert AgentPhoneMessage.objects.get(conversation=from_whatsapp).status == "sent"
+
+
 def test_the_copys_statuses_are_recorded_and_never_stall_the_webhook_log(alice, emulator):
     customer_writes(emulator, "4915100000001", "Hello?")
     emulator.django.get("/emulator/api/thread", {"phone": ALICE, "seen": "1"})
