@@ -2,8 +2,6 @@
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-PORT ?= 8000
-export PORT
 
 .PHONY: run test lint bench browser clean
 
