@@ -6,8 +6,10 @@ CORS and the origin allowlist are applied by middleware.WidgetCorsMiddleware; wr
 rate limited per visitor and per IP (ratelimit.py)."""
 
 import asyncio
+import json
 import re
 import uuid
+import weakref
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -15,6 +17,7 @@ from django.conf import settings
 from ninja import File, Form, NinjaAPI, Schema, Status
 from ninja.errors import ValidationError
 from ninja.files import UploadedFile
+from ninja.parser import Parser
 from ninja.security import APIKeyHeader
 
 from wachat.conversations import actions, attachments, selectors
@@ -24,7 +27,21 @@ from wachat.realtime import groups
 from wachat.widget import auth, catchup, geo, ratelimit
 from wachat.widget.config import widget_config
 
-api = NinjaAPI(title="WaChat widget API", version="1", urls_namespace="widget-api")
+
+class ObjectParser(Parser):
+    """Every body this API takes is a JSON object: anything else ([1, 2], 5, "x") is a
+    400 ("Cannot parse request body"), not read as an empty one."""
+
+    def parse_body(self, request):
+        data = json.loads(request.body)
+        if not isinstance(data, dict):
+            raise ValueError("the body is not a JSON object")
+        return data
+
+
+api = NinjaAPI(
+    title="WaChat widget API", version="1", urls_namespace="widget-api", parser=ObjectParser()
+)
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 PHONE = re.compile(r"^\+?[0-9 ()-]{6,20}$")
@@ -186,6 +203,16 @@ def list_messages(request, after: int = 0, before: int = 0):
     return {"messages": [message_data(m) for m in messages], "has_more": has_more}
 
 
+_stopping = weakref.WeakKeyDictionary()  # event loop -> its server_stopping() event
+
+
+def server_stopping():
+    """Set by `manage.py serve` when the server begins to shut down: waiting polls answer
+    at once, as if their wait were over (the widget polls again, reaching this server
+    back or another one), instead of being cut off with a 500."""
+    return _stopping.setdefault(asyncio.get_running_loop(), asyncio.Event())
+
+
 @api.get("/poll", auth=VisitorToken())
 async def poll(request, after: int = 0, wait: int = -1, since: str = ""):
     """Long-poll for browsers whose WebSocket is blocked: answers at once with messages
@@ -210,11 +237,18 @@ async def poll(request, after: int = 0, wait: int = -1, since: str = ""):
         found = await sync_to_async(catchup.catch_up)(session.pk, after=after, since=cursor)
         events = []
         if not (found["messages"] or found["updates"]) and wait:
+            receiving = asyncio.ensure_future(layer.receive(channel))
+            stopping = asyncio.ensure_future(server_stopping().wait())
             try:
-                event = await asyncio.wait_for(layer.receive(channel), timeout=wait)
+                await asyncio.wait(
+                    [receiving, stopping], timeout=wait, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for waiting in (receiving, stopping):
+                    waiting.cancel()
+            if receiving.done() and not receiving.cancelled():
+                event = receiving.result()
                 events.append({k: v for k, v in event.items() if k != "type"})
-            except TimeoutError:
-                pass
             # The cursor looks back a little when a poll ends without news, so a change
             # saved just before the previous answer but committed just after it arrives.
             found = await sync_to_async(catchup.catch_up)(

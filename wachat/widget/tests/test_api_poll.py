@@ -153,3 +153,27 @@ async def test_a_waiting_poll_answers_when_live_chat_comes_on(settings):
     publish.bind_server_loop(None)
     assert response.json()["events"] == [{"event": "availability", "offline": False}]
     assert response.json()["offline"] is False
+
+
+def test_a_waiting_poll_answers_when_the_server_stops(live_server_stack):
+    """Ctrl-C (or a deploy) while a widget long-polls: it gets an ordinary answer and
+    polls again, not a 500 when the grace period ends."""
+    import threading
+    import time
+
+    import httpx
+
+    visitor = actions.touch_visitor_session(session_id="poller")
+    token = {"X-WaChat-Token": auth.issue_token(visitor.pk)}
+    answers = []
+    poll = threading.Thread(
+        target=lambda: answers.append(
+            httpx.get(f"{live_server_stack.url}/api/widget/poll?after=0", headers=token, timeout=60)
+        )
+    )
+    poll.start()
+    time.sleep(1)  # the poll is waiting (WIDGET_POLL_SECONDS is 25)
+    live_server_stack.stop()
+    poll.join(timeout=30)
+    assert answers and answers[0].status_code == 200, answers and answers[0].text
+    assert answers[0].json()["events"] == []

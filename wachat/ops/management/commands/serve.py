@@ -2,7 +2,7 @@
 
 Without REDIS_URL the channel layer is in memory, so the Huey worker runs as threads of
 this process and publishes through its event loop (see wachat/realtime/publish.py).
-With REDIS_URL, run workers separately: `manage.py run_huey`.
+With REDIS_URL, run workers separately: `manage.py run_worker`.
 """
 
 import asyncio
@@ -15,8 +15,16 @@ from django.utils.module_loading import autodiscover_modules
 from huey.contrib.djhuey import HUEY
 
 from wachat.realtime import publish
+from wachat.widget import api as widget_api
 
 log = logging.getLogger(__name__)
+
+
+class Server(uvicorn.Server):
+    async def shutdown(self, sockets=None):
+        # Long-polls answer now rather than be cancelled when the grace period ends.
+        widget_api.server_stopping().set()
+        await super().shutdown(sockets=sockets)
 
 
 class Command(BaseCommand):
@@ -40,7 +48,7 @@ class Command(BaseCommand):
             log_level="warning",
             timeout_graceful_shutdown=3,
         )
-        server = uvicorn.Server(config)
+        server = Server(config)
         consumer = None
         if embedded:
             consumer = HUEY.create_consumer(
