@@ -315,5 +315,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"huey": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+    "loggers": {
+        # Naming it drops Django's own console handler (DEBUG only), which printed each
+        # warning a second time, unformatted.
+        "django": {"level": "INFO"},
+        "huey": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
 }

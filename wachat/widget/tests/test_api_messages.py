@@ -57,6 +57,16 @@ def test_malformed_json_is_a_client_error(client, token):
     assert not Message.objects.exists()
 
 
+def test_a_body_that_is_not_a_json_object_is_a_400(client, db):
+    from wachat.conversations.models import VisitorSession
+
+    for body in ("[1, 2]", "5", '"hi"', "null"):
+        response = client.post("/api/widget/session", body, content_type="application/json")
+        assert response.status_code == 400, body
+        assert response.json() == {"detail": "Cannot parse request body"}
+    assert not VisitorSession.objects.exists()
+
+
 def test_a_forged_token_is_refused(client, db):
     response = post(client, "not-a-token", client_id="c1", text="Hello")
     assert response.status_code == 401

@@ -87,3 +87,11 @@ def test_the_new_message_sound_is_off_unless_turned_on(client, db, value, sound)
     if value is not None:
         ChatSetting.put("widget_sound", value)
     assert client.get("/api/widget/config").json()["sound"] is sound
+
+
+def test_the_favicon_is_wachats(client):
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+    assert (response.status_code, response["Location"]) == (301, "/static/wachat/icon.svg")
+    assert finders.find("wachat/icon.svg")
