@@ -194,6 +194,7 @@ def delete(name):
 
 # --- Bounding the request body --------------------------------------------------------------
 
+WIDGET_PATH = "/api/widget/"
 UPLOAD_PATHS = re.compile(r"^/(?:api/widget/attachments|center/conversations/[^/]+/attachments)$")
 FORM_OVERHEAD = 64 * 1024  # multipart framing, client_id and caption around the file
 
@@ -215,6 +216,11 @@ class UploadLimit:
             detail = _too_large(int(declared), settings.WACHAT_ATTACHMENT_MAX_BYTES)
             body = json.dumps({"detail": detail}).encode()
             headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+            origin = dict(scope["headers"]).get(b"origin")
+            if origin and scope["path"].startswith(WIDGET_PATH):
+                # As widget.middleware does for every widget answer: the site the widget
+                # runs on may read why (a refusal grants nothing), and tell the visitor.
+                headers += [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
             await send({"type": "http.response.start", "status": 413, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return

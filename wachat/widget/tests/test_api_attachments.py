@@ -170,12 +170,14 @@ async def test_an_upload_declaring_a_huge_body_is_refused_before_it_is_read(sett
         "type": "http",
         "method": "POST",
         "path": URL,
-        "headers": [(b"content-length", str(10**9).encode())],
+        "headers": [(b"content-length", str(10**9).encode()), (b"origin", b"https://shop.example")],
     }
     await UploadLimit(django)(scope, receive, send)
     assert not reached
     assert sent[0]["status"] == 413
     assert b"too large" in sent[1]["body"]
+    # The widget on the customer's site can read why, and tell the visitor.
+    assert (b"access-control-allow-origin", b"https://shop.example") in sent[0]["headers"]
 
 
 async def test_an_upload_without_a_length_is_cut_off_past_the_limit(settings):
