@@ -129,7 +129,14 @@ if REDIS_URL:
 else:
     # One process holds the in-memory layer, so `manage.py serve` runs the worker inside
     # the web process when there is no Redis (see wachat/realtime/publish.py).
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # A socket's queue holds 1000 events: past Channels' default of 100, a group send
+    # silently skips a socket, which a busy agent's could reach in a burst.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": 1000},
+        }
+    }
     HUEY = {
         "huey_class": "huey.SqliteHuey",
         "name": env("HUEY_NAME", default="wachat"),
