@@ -72,3 +72,23 @@ def test_the_demo_setup_adds_canned_responses_once_and_keeps_edits(db):
 
     assert list(CannedResponse.objects.values_list("shortcut", flat=True)) == shortcuts
     assert CannedResponse.objects.get(shortcut=shortcuts[0]).text == "Edited in the admin"
+
+
+def test_running_the_demo_setup_again_keeps_the_demo_users_signed_in(db):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    quiet = {"stdout": io.StringIO()}
+    call_command("demo_setup", **quiet)
+    agent = Client()
+    assert agent.login(username="agent", password="agent")
+    assert agent.get("/center/").status_code == 200
+
+    call_command("demo_setup", **quiet)  # the next `make run`
+    assert agent.get("/center/").status_code == 200
+
+    user = get_user_model().objects.get(username="agent")
+    user.set_password("changed")  # forgotten: the printed login works again
+    user.save()
+    call_command("demo_setup", **quiet)
+    assert Client().login(username="agent", password="agent")

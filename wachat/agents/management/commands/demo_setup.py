@@ -33,13 +33,13 @@ class Command(BaseCommand):
             username=ADMIN[0], defaults={"is_staff": True, "is_superuser": True}
         )
         admin.first_name, admin.last_name = ADMIN[2].split()
-        admin.set_password(ADMIN[1])
+        _ensure_password(admin, ADMIN[1])
         admin.save()
         ChatAgent.objects.get_or_create(user=admin, defaults={"auto_assign": False})
 
         user, _ = User.objects.get_or_create(username=AGENT[0])
         user.first_name, user.last_name = AGENT[2].split()
-        user.set_password(AGENT[1])
+        _ensure_password(user, AGENT[1])
         user.save()
         ChatAgent.objects.update_or_create(
             user=user,
@@ -61,3 +61,10 @@ class Command(BaseCommand):
         self.stdout.write(f"  admin login: {ADMIN[0]} / {ADMIN[1]}")
         self.stdout.write(f"  agent login: {AGENT[0]} / {AGENT[1]}  (WhatsApp +{AGENT[3]})")
         self.stdout.write("  canned responses: " + " ".join(f"/{s}" for s in CANNED))
+
+
+def _ensure_password(user, password):
+    """The printed login works; but a password set again (a new salt) would sign the demo
+    users out of every open tab on each `make run`, so it is only set when it differs."""
+    if not user.check_password(password):
+        user.set_password(password)
