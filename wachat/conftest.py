@@ -20,6 +20,18 @@ from wachat.whatsapp.signature import sign
 IN_CI = os.environ.get("CI") == "true"
 
 
+def pytest_configure(config):
+    """Password hashing is slow on purpose (PBKDF2, a million rounds: half a second a
+    user on a small machine) and the suite creates hundreds of users, none of whom needs
+    a strong hash. Browser tests sign in with session cookies, never by password."""
+    from django.conf import settings
+    from django.contrib.auth import hashers
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    hashers.get_hashers.cache_clear()
+    hashers.get_hashers_by_algorithm.cache_clear()
+
+
 def make_agent(username, *, phone=None, status=ChatAgent.Status.ONLINE, **fields):
     user = get_user_model().objects.create_user(
         username, password=username, first_name=username.title()
