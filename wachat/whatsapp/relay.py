@@ -72,11 +72,11 @@ def relay_text(message):
     limit: a visitor may write as much as WhatsApp carries, and the code tag comes on
     top, so a text that no longer fits is cut, saying where the rest is."""
     conversation = message.conversation
+    details = message.metadata or {}
     head = f"[#{conversation.code}] {conversation.visitor_name}: "
     tail = ""
-    if (message.metadata or {}).get("media_error"):
+    if details.get("media_error"):
         tail = " (the file could not be fetched from WhatsApp)"
-    details = message.metadata or {}
     limit = CAPTION_LIMIT if details.get("storage_name") else TEXT_LIMIT
     body, room = message.preview, limit - len(head) - len(tail)
     if len(body) > room:
