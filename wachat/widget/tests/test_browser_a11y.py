@@ -86,13 +86,13 @@ def test_arabic_from_the_admin_lays_out_right_to_left(site):
     # An English sentence keeps its full stop at its end (the right), not at the line start.
     tab.send("Thanks.")
     thanks = tab.bubbles().filter(has_text="Thanks.")
-    # Measured once the server has acknowledged it: the bubble is redrawn then.
-    expect(thanks.locator(".tick.sent")).to_be_visible()
-    english = thanks.locator("[dir=auto]")
-    first, last = english.evaluate(
-        """(el) => [0, 6].map((i) => { const r = document.createRange();
-            r.setStart(el.firstChild, i); r.setEnd(el.firstChild, i + 1);
-            return r.getBoundingClientRect().x; })"""
+    # Measured once the server has acknowledged it, in one step from the bubble itself.
+    expect(thanks.locator(".tick:not(.pending)")).to_be_visible()
+    first, last = thanks.evaluate(
+        """(msg) => { const text = msg.querySelector("[dir=auto]").firstChild;
+            return [0, 6].map((i) => { const r = document.createRange();
+                r.setStart(text, i); r.setEnd(text, i + 1);
+                return r.getBoundingClientRect().x; }); }"""
     )
     assert last > first
     # The send arrow points the way Arabic is read.

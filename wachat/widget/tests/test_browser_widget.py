@@ -2,6 +2,7 @@
 
 import re
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -105,6 +106,23 @@ def test_message_text_is_shown_as_text_never_as_html(site):
     expect(bubble.locator("img")).to_have_count(0)
     expect(bubble.locator("a")).to_have_count(0)
     assert tab.page.evaluate("window.pwned") is None
+
+
+def test_a_new_tick_leaves_the_message_text_as_it_was(site, live_server_stack):
+    """A visitor selecting their text, or a picture that has loaded, survives a status change."""
+    make_agent("alice", phone=ALICE)
+    tab = site()
+    tab.launcher.click()
+    tab.wait_online()
+    tab.send("Copy me")
+    bubble = tab.bubbles().filter(has_text="Copy me")
+    expect(bubble.locator(".tick")).to_have_attribute("aria-label", "sent", timeout=15000)
+    text = bubble.locator("[dir=auto]").element_handle()
+    # Alice's phone shows the relayed copy: WhatsApp reports it delivered.
+    thread = httpx.get(f"{live_server_stack.url}/emulator/api/thread", params={"phone": ALICE})
+    assert thread.status_code == 200, thread.text
+    expect(bubble.locator(".tick")).to_have_attribute("aria-label", "delivered", timeout=15000)
+    assert text.evaluate("(el) => el.isConnected")
 
 
 def test_offline_messages_are_queued_and_delivered_once_when_back(site):

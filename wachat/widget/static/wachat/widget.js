@@ -932,8 +932,13 @@
       if (m.id) node.dataset.id = m.id;
       const [body, meta] = node.children;
       // dir=auto: an English message in the Arabic layout keeps its full stop at the end.
-      const text = m.content ? [h("div", { dir: "auto" }, ...linkify(m.content))] : [];
-      body.replaceChildren(...(m.sender_type === "agent" && m.sender_name ? [h("div", { class: "from", text: m.sender_name })] : []), ...this.media(m), ...text);
+      // Redrawn only when what it shows changes, not on each tick: a selection or a loaded picture stays.
+      const key = JSON.stringify([this.locale, m.sender_type, m.sender_name, m.content, m.media_url, m.local, m.attachment, !!m.file && m.status]);
+      if (node.bodyKey !== key) {
+        node.bodyKey = key;
+        const text = m.content ? [h("div", { dir: "auto" }, ...linkify(m.content))] : [];
+        body.replaceChildren(...(m.sender_type === "agent" && m.sender_name ? [h("div", { class: "from", text: m.sender_name })] : []), ...this.media(m), ...text);
+      }
       const time = new Date(m.created_at || Date.now()).toLocaleTimeString(this.locale, { hour: "2-digit", minute: "2-digit" });
       meta.replaceChildren(h("time", { datetime: m.created_at || "", text: time }));
       if (m.sender_type === "visitor") {
