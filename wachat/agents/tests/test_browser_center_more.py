@@ -258,3 +258,21 @@ def test_a_waiting_visitor_sees_their_place_in_line_move(live_server_stack, chro
     expect(state).to_have_text("You are 1st in line · a few minutes", timeout=15000)
     expect(first.locator("#wachat-widget .state")).to_have_text("Bob is here to help")
     assert Message.objects.filter(content="Bob took the conversation.").exists()
+
+
+def test_a_new_tick_leaves_the_reply_text_as_it_was(live_server_stack, chromium):
+    """An agent selecting a message's text keeps the selection when its tick moves on."""
+    bob = make_agent("bob")
+    center = center_page(chromium, live_server_stack, bob)
+    site = visitor_page(chromium, live_server_stack)
+    widget_says(site, "Which sizes do you have?")
+    site.get_by_role("button", name="Close chat").last.click()
+    center.locator("#inbox .row", has_text="Which sizes do you have?").click()
+    center.locator("#text").fill("S, M and L")
+    center.locator("#text").press("Enter")
+    reply = center.locator("#thread .msg.agent", has_text="S, M and L")
+    expect(reply.locator(".meta")).to_have_text(re.compile("✓$"), timeout=15000)
+    text = reply.locator("div", has_text="S, M and L").first.element_handle()
+    site.get_by_role("button", name="Open chat").click()  # the visitor reads it
+    expect(reply.locator(".meta")).to_contain_text("read", timeout=15000)
+    assert text.evaluate("(el) => el.isConnected")
