@@ -276,3 +276,45 @@ def test_a_new_tick_leaves_the_reply_text_as_it_was(live_server_stack, chromium)
     site.get_by_role("button", name="Open chat").click()  # the visitor reads it
     expect(reply.locator(".meta")).to_contain_text("read", timeout=15000)
     assert text.evaluate("(el) => el.isConnected")
+
+
+# The inbox list answers late: counted on the server before the agent opened the
+# conversation, it arrives after.
+SLOW_INBOX = """
+window.__inboxCounted = 0;
+window.__inboxDrawn = 0;
+const realFetch = window.fetch;
+window.fetch = async (url, ...rest) => {
+  const response = await realFetch(url, ...rest);
+  if (String(url).startsWith("api/conversations?")) {
+    window.__inboxCounted++;
+    await new Promise((done) => setTimeout(done, 1500));
+    const json = response.json.bind(response);
+    response.json = async () => {
+      const data = await json();
+      setTimeout(() => window.__inboxDrawn++);  // after the Center has drawn it
+      return data;
+    };
+  }
+  return response;
+};
+"""
+
+
+def test_a_late_inbox_list_does_not_bring_back_the_open_conversations_unread_count(
+    live_server_stack, chromium
+):
+    bob = make_agent("bob")
+    start_conversation("s1", "Anyone?")
+    center = center_page(chromium, live_server_stack, bob)
+    center.context.add_init_script(SLOW_INBOX)
+    center.reload()
+    expect(center).to_have_title(re.compile(r"^\(1\) "), timeout=15000)
+    # The agent picks a tab, and opens the conversation while the list is on its way.
+    center.get_by_role("button", name="Waiting").click()
+    center.wait_for_function("window.__inboxCounted === 2")
+    center.locator("#inbox .row", has_text="Anyone?").click()
+    expect(center).to_have_title("Conversation Center · WaChat")
+    center.wait_for_function("window.__inboxDrawn === 2", timeout=15000)
+    assert center.title() == "Conversation Center · WaChat"
+    expect(center.locator("#inbox .row .badge")).to_have_count(0)
