@@ -119,13 +119,19 @@ def test_a_slash_without_canned_responses_says_where_to_add_them(live_server_sta
     expect(center.locator("#canned")).to_be_hidden()
 
 
-def test_labels_do_not_push_details_down_and_the_search_box_is_readable(
+def test_labels_do_not_push_details_down_and_the_list_fits_a_laptop_screen(
     live_server_stack, chromium
 ):
     bob = make_agent("bob")
     start_conversation("layout-1", "Where is my parcel?")
     center = center_page(chromium, live_server_stack, bob, **DESKTOP)
     assert center.locator("#search").bounding_box()["width"] >= 250
+    # At 1280 px the list's bar and its five status tabs each keep to one row.
+    tops = "(els) => els.map((el) => Math.round(el.getBoundingClientRect().top))"
+    assert len(set(center.locator("#status-tabs button").evaluate_all(tops))) == 1
+    title = center.get_by_role("heading", name="Conversations").bounding_box()
+    sign_out = center.get_by_role("button", name="Sign out").bounding_box()
+    assert sign_out["y"] < title["y"] + title["height"]
     center.locator("#inbox .row", has_text="Where is my parcel?").click()
     details = center.get_by_role("button", name="Details")
     close = center.get_by_role("button", name="Close", exact=True)
