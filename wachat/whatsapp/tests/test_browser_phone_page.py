@@ -68,9 +68,11 @@ def test_reactions_are_badges_on_the_message_they_react_to(live_server_stack, ch
     expect(replied.locator(".reactions")).to_have_text("👍")
     expect(replied.locator(".reactions")).to_have_attribute("aria-label", re.compile("You: 👍"))
     expect(page.locator(".bubble", has_text="reacted")).to_have_count(0)
+    # The button shows it is given, not only in its tooltip.
+    expect(replied.get_by_role("button", name="Remove your thumbs up")).to_have_class("given")
     replied.get_by_role("button", name="Remove your thumbs up").click()
     expect(replied.locator(".reactions")).to_have_count(0)
-    expect(replied.get_by_role("button", name="React with thumbs up")).to_be_visible()
+    expect(replied.get_by_role("button", name="React with thumbs up")).not_to_have_class("given")
 
     # The business takes its reaction back (an empty emoji): the badge goes.
     business_sends(live_server_stack, "reaction", {"message_id": question, "emoji": ""})
