@@ -56,6 +56,14 @@ def test_on_a_phone_the_list_bar_is_one_row_even_while_reconnecting(live_server_
     one_row()
 
 
+# The width of a select's chosen text in its own font, and the room the select has.
+READABLE = """(select) => {
+    const pen = document.createElement("canvas").getContext("2d");
+    pen.font = getComputedStyle(select).font;
+    return [pen.measureText(select.selectedOptions[0].text).width, select.clientWidth];
+}"""
+
+
 def test_on_a_phone_the_conversation_header_is_two_rows_and_keeps_every_control(
     live_server_stack, chromium
 ):
@@ -72,6 +80,10 @@ def test_on_a_phone_the_conversation_header_is_two_rows_and_keeps_every_control(
     assert details["y"] < title["y"] + title["height"]  # beside the title, not below it
     control = center.locator("#priority").bounding_box()["height"]
     assert head.bounding_box()["height"] <= title["height"] + control + 24
+    # Whom it is with and the snooze menu read in full (the row scrolls instead).
+    for select in ["#assign", "#snooze"]:
+        text, room = center.locator(select).evaluate(READABLE)
+        assert text + 16 <= room, select  # + the arrow
 
     # Labels make the row of controls longer: still two rows, each control a swipe away.
     conversation.labels.set(
