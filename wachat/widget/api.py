@@ -14,6 +14,7 @@ import weakref
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import connection
 from ninja import File, Form, NinjaAPI, Schema, Status
 from ninja.errors import ValidationError
 from ninja.files import UploadedFile
@@ -213,6 +214,12 @@ def server_stopping():
     return _stopping.setdefault(asyncio.get_running_loop(), asyncio.Event())
 
 
+def release_connection():
+    """Close this thread's database connection, unless a transaction holds it (a test's)."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 @api.get("/poll", auth=VisitorToken())
 async def poll(request, after: int = 0, wait: int = -1, since: str = ""):
     """Long-poll for browsers whose WebSocket is blocked: answers at once with messages
@@ -237,6 +244,8 @@ async def poll(request, after: int = 0, wait: int = -1, since: str = ""):
         found = await sync_to_async(catchup.catch_up)(session.pk, after=after, since=cursor)
         events = []
         if not (found["messages"] or found["updates"]) and wait:
+            # Hundreds of widgets may be waiting here: none holds a database connection.
+            await sync_to_async(release_connection)()
             receiving = asyncio.ensure_future(layer.receive(channel))
             stopping = asyncio.ensure_future(server_stopping().wait())
             try:
