@@ -3,6 +3,7 @@ wired in-process, so tests run the real client, views and worker code end to end
 
 import json
 import os
+import time
 import uuid
 
 import httpx
@@ -173,12 +174,31 @@ def database_url(settings_dict):
     )
 
 
+def database_connections():
+    """How many connections the database server has open to the test database, this
+    process's own included; None on SQLite, which has no server."""
+    from django.db import connection
+
+    count = {
+        "postgresql": "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()",
+        "mysql": "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE()",
+    }.get(connection.vendor)
+    if count is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(count)
+        return cursor.fetchone()[0]
+
+
 def free_port():
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+SERVER_UNSET = {"DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_POOL_SIZE"}
 
 
 class Stack:
@@ -193,7 +213,9 @@ class Stack:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
-            **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+            # The servers pool their PostgreSQL connections as in production (this process
+            # does not: see config/testenv.py).
+            **{k: v for k, v in os.environ.items() if k not in SERVER_UNSET},
             "DATABASE_URL": database_url(connection.settings_dict),
             "WACHAT_DATA_DIR": str(tmp_path),
             "HUEY_IMMEDIATE": "false",
@@ -210,6 +232,7 @@ class Stack:
         import subprocess
         import sys
 
+        self.connections_before = database_connections() or 0
         commands = [["serve"]]
         if self.env.get("REDIS_URL"):
             commands = [["serve", "--no-worker"], ["run_worker", "--workers", "2"]]
@@ -227,8 +250,6 @@ class Stack:
         return self
 
     def wait_until_up(self, timeout=30):
-        import time
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -261,6 +282,13 @@ class Stack:
         for process in self.processes:
             process.wait()
         self.processes = []
+        # The database server drops their pooled connections a moment later; until then
+        # they would hold up emptying the database (or dropping it, after the last test).
+        deadline = time.monotonic() + 10
+        while (database_connections() or 0) > self.connections_before:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
 
     def restart(self):
         self.stop()
