@@ -179,6 +179,9 @@ def bench_assignment(arrivals, threads, agents=50, capacity=5):
             connections.close_all()
 
     connections.close_all()
+    for connection in connections.all():
+        if getattr(connection, "pool", None) is not None:
+            connection.close_pool()  # a forked child must not share the pool's sockets
     chunks = [sessions[i::threads] for i in range(threads)]
     workers = [context.Process(target=run, args=(chunk,)) for chunk in chunks]
     for worker in workers:

@@ -98,6 +98,14 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so browser tests can share the test database with a server
     # they start in a subprocess; one per test run, so runs never collide.
     _db["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
+elif _db["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI, Django closes the connection after each request and each WebSocket
+    # database call (Channels); opening a new one each time cost 10x the latency of a
+    # message (bench/agents.py). Django's docs: use the driver's pool, not CONN_MAX_AGE.
+    pool_size = env.int("DATABASE_POOL_SIZE", default=40)
+    if pool_size:
+        pool = {"min_size": 2, "max_size": pool_size, "timeout": 10}
+        _db.setdefault("OPTIONS", {})["pool"] = pool
 elif _db["ENGINE"] == "django.db.backends.mysql":
     import pymysql
 
