@@ -1,4 +1,5 @@
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -86,6 +87,18 @@ def phone_sends(stack, phone, text):
     )
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def to_phone(stack, phone, until, timeout=15):
+    """The messages the phone received, once `until(messages)` holds. Looking delivers
+    them: WhatsApp reports each one delivered."""
+    deadline = time.monotonic() + timeout
+    while True:
+        thread = httpx.get(stack.url + "/emulator/api/thread", params={"phone": phone}).json()
+        messages = [m for m in thread["messages"] if m["direction"] == "to_phone"]
+        if until(messages) or time.monotonic() > deadline:
+            return messages
+        time.sleep(0.2)
 
 
 def axe_violations(page, context="#wachat-widget"):

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from wachat.conftest import make_agent
 from wachat.conversations.models import Message
 from wachat.conversations.tests import samples
+from wachat.widget.tests.conftest import to_phone
 
 pytestmark = pytest.mark.browser
 
@@ -32,17 +33,6 @@ def send_photo(stack, phone, caption="", reply_to=None):
         timeout=10,
     )
     assert response.status_code == 201, response.text
-
-
-def to_phone(stack, phone, until, timeout=15):
-    """The messages the phone received, once `until(messages)` holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        thread = httpx.get(stack.url + "/emulator/api/thread", params={"phone": phone}).json()
-        messages = [m for m in thread["messages"] if m["direction"] == "to_phone"]
-        if until(messages) or time.monotonic() > deadline:
-            return messages
-        time.sleep(0.2)
 
 
 def test_photos_go_both_ways_through_the_relay(site, live_server_stack):

@@ -2,13 +2,12 @@
 
 import re
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
 from wachat.conftest import make_agent
 from wachat.conversations.models import Message
-from wachat.widget.tests.conftest import phone_sends
+from wachat.widget.tests.conftest import phone_sends, to_phone
 
 pytestmark = pytest.mark.browser
 
@@ -119,8 +118,8 @@ def test_a_new_tick_leaves_the_message_text_as_it_was(site, live_server_stack):
     expect(bubble.locator(".tick")).to_have_attribute("aria-label", "sent", timeout=15000)
     text = bubble.locator("[dir=auto]").element_handle()
     # Alice's phone shows the relayed copy: WhatsApp reports it delivered.
-    thread = httpx.get(f"{live_server_stack.url}/emulator/api/thread", params={"phone": ALICE})
-    assert thread.status_code == 200, thread.text
+    relayed = to_phone(live_server_stack, ALICE, lambda messages: len(messages) == 1)
+    assert relayed[0]["body"].endswith(": Copy me")
     expect(bubble.locator(".tick")).to_have_attribute("aria-label", "delivered", timeout=15000)
     assert text.evaluate("(el) => el.isConnected")
 
