@@ -449,7 +449,6 @@
           await new Promise((r) => setTimeout(r, jitter(Math.min(30000, 1000 * 2 ** attempt), Math.random)));
         }
       }
-      this.notice("");
       this.socket.connect();
     }
 
@@ -894,7 +893,8 @@
       this.root.dataset.mode = mode;
       this.updateHeader();
       if (status !== "online" && this.waiting) { this.waiting.resolve({ offline: true }); this.waiting = null; }
-      if (status === "online") { this.notice(""); this.queue.flush(); }
+      // A notice stays its 8 seconds: coming online says nothing about a form's error.
+      if (status === "online") this.queue.flush();
     }
 
     onRefused(code) {
